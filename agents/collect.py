@@ -1,0 +1,193 @@
+"""collect_rollout: run a policy in a gymnasium VectorEnv for T steps into a RolloutBatch.
+
+Gymnasium 1.x autoreset (https://farama.org/Vector-Autoreset-Mode) is handled exactly:
+
+- ``NEXT_STEP`` (the default of ``make_vec``): the step that ends an episode returns its
+  *final* observation, and the next ``step`` resets that sub-env, ignoring the action. That
+  reset step is stored with ``mask = 0``. Because the policy acted on the final observation
+  at the reset step, ``values[t + 1]`` already is V(final observation): a truncation
+  bootstraps from it with no extra forward pass.
+- ``SAME_STEP``: the reset happens inside the ending step; the final observation arrives in
+  ``info["final_obs"]`` and its value is computed for the truncated sub-envs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+
+from agents.policy import ActorCritic
+from agents.rollout import Observation, RolloutBatch
+
+
+def to_tensor(observations: Any, device: torch.device | str = "cpu") -> Observation:
+    """Numpy observations (or a dict of them) as float32 tensors (integer ids stay integers)."""
+    if isinstance(observations, dict):
+        return {k: to_tensor(v, device) for k, v in observations.items()}
+    tensor = torch.as_tensor(observations, device=device)
+    return tensor.to(torch.float32) if tensor.is_floating_point() else tensor
+
+
+@dataclass
+class CollectState:
+    """What carries over between rollouts (and into checkpoints)."""
+
+    observations: Any
+    reset_next: np.ndarray  # (N,) bool: NEXT_STEP mode will reset these sub-envs next step
+    episode_returns: np.ndarray  # (N,) return so far of each running episode
+    episode_lengths: np.ndarray  # (N,)
+    policy_state: Any = None
+
+
+@dataclass
+class EpisodeLog:
+    """Finished episodes: return, length, and the final step's numeric ``info`` entries."""
+
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    final_info: dict[str, list[float]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float]:
+        if not self.returns:
+            return {}
+        out = {
+            "rollout/ep_return": float(np.mean(self.returns)),
+            "rollout/ep_length": float(np.mean(self.lengths)),
+            "rollout/episodes": float(len(self.returns)),
+        }
+        for key, values in self.final_info.items():
+            out[f"rollout/final_{key}"] = float(np.mean(values))
+        return out
+
+
+def start_collection(env: gym.vector.VectorEnv, seed: int | None) -> CollectState:
+    """Reset ``env`` (seeded) and return the initial :class:`CollectState`."""
+    observations, _ = env.reset(seed=seed)
+    n = env.num_envs
+    return CollectState(observations, np.zeros(n, bool), np.zeros(n), np.zeros(n, np.int64))
+
+
+def _numeric_final_info(info: dict[str, Any], index: int) -> dict[str, float]:
+    """The scalar numeric entries of a vector-env info for sub-env ``index``."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_") or not isinstance(value, np.ndarray) or value.ndim != 1:
+            continue
+        present = info.get(f"_{key}")
+        if present is not None and not present[index]:
+            continue
+        if value.dtype.kind in "biuf":
+            out[key] = float(value[index])
+    return out
+
+
+def _clip_actions(env: gym.vector.VectorEnv, actions: np.ndarray) -> np.ndarray:
+    # A Gaussian policy samples beyond the Box; like SB3 we clip what the env receives and
+    # keep the unclipped sample for the log-probability.
+    space = env.single_action_space
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(actions, space.low, space.high)
+    return actions
+
+
+@torch.no_grad()
+def collect_rollout(
+    env: gym.vector.VectorEnv,
+    policy: ActorCritic,
+    num_steps: int,
+    state: CollectState,
+    device: torch.device | str = "cpu",
+) -> tuple[RolloutBatch, CollectState, EpisodeLog]:
+    """Step ``env`` ``num_steps`` times with ``policy``.
+
+    Args:
+        env: a gymnasium ``VectorEnv`` with ``NEXT_STEP`` or ``SAME_STEP`` autoreset.
+        policy: an :class:`~agents.policy.ActorCritic`.
+        num_steps: ``T``, steps per sub-env.
+        state: from :func:`start_collection` or the previous call.
+        device: where the batch's tensors live.
+
+    Returns:
+        ``(batch, new_state, episodes)``: a ``[N, T]`` batch (``N = env.num_envs``), the state
+        to pass next time, and the episodes that finished during the rollout.
+    """
+    mode = AutoresetMode(env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
+    if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        raise ValueError(f"collect_rollout needs NEXT_STEP or SAME_STEP autoreset, not {mode}")
+    n = env.num_envs
+    obs_steps, action_steps = [], []
+    logprobs, values, rewards, final_values = (torch.zeros(num_steps, n) for _ in range(4))
+    terminated, truncated = (torch.zeros(num_steps, n, dtype=torch.bool) for _ in range(2))
+    mask = torch.ones(num_steps, n)
+    episodes = EpisodeLog()
+    obs, reset_next, policy_state = state.observations, state.reset_next.copy(), state.policy_state
+    ep_returns, ep_lengths = state.episode_returns.copy(), state.episode_lengths.copy()
+
+    for t in range(num_steps):
+        obs_tensor = to_tensor(obs, device)
+        out = policy.act(obs_tensor, policy_state)
+        policy_state = out.state
+        obs_steps.append(obs_tensor)
+        action_steps.append(out.actions)
+        logprobs[t], values[t] = out.logprobs.cpu(), out.values.cpu()
+        mask[t] = torch.as_tensor(~reset_next, dtype=torch.float32)
+
+        obs, reward, term, trunc, info = env.step(_clip_actions(env, out.actions.cpu().numpy()))
+        real = ~reset_next
+        rewards[t] = torch.as_tensor(reward * real, dtype=torch.float32)
+        terminated[t] = torch.as_tensor(term & real)
+        truncated[t] = torch.as_tensor(trunc & real)
+        ep_returns += reward * real
+        ep_lengths += real
+        done = (term | trunc) & real
+        if mode is AutoresetMode.SAME_STEP:
+            for i in np.flatnonzero(trunc & ~term):
+                final = to_tensor(info["final_obs"][i], device)
+                final_values[t, i] = policy.value(_unsqueeze(final), None)[0].cpu()
+        for i in np.flatnonzero(done):
+            step_info = info["final_info"] if mode is AutoresetMode.SAME_STEP else info
+            episodes.returns.append(float(ep_returns[i]))
+            episodes.lengths.append(int(ep_lengths[i]))
+            for key, value in _numeric_final_info(step_info, i).items():
+                episodes.final_info.setdefault(key, []).append(value)
+            ep_returns[i], ep_lengths[i] = 0.0, 0
+        reset_next = done if mode is AutoresetMode.NEXT_STEP else np.zeros(n, bool)
+
+    last_values = policy.value(to_tensor(obs, device), policy_state).cpu()
+    next_values = torch.cat([values[1:], last_values[None]])  # V(obs_{t+1})
+    if mode is AutoresetMode.SAME_STEP:
+        # there obs_{t+1} is a reset observation where step t ended: keep the loop's value
+        ended = terminated | truncated
+        next_values = torch.where(ended, final_values, next_values)
+
+    batch = RolloutBatch(
+        observations=_stack(obs_steps),
+        actions=torch.stack(action_steps, 1),
+        logprobs=logprobs.T.contiguous(),
+        values=values.T.contiguous(),
+        rewards=rewards.T.contiguous(),
+        terminated=terminated.T.contiguous(),
+        truncated=truncated.T.contiguous(),
+        next_values=next_values.T.contiguous(),
+        mask=mask.T.contiguous(),
+    )
+    new_state = CollectState(obs, reset_next, ep_returns, ep_lengths, policy_state)
+    return batch, new_state, episodes
+
+
+def _unsqueeze(obs: Observation) -> Observation:
+    if isinstance(obs, dict):
+        return {k: v.unsqueeze(0) for k, v in obs.items()}
+    return obs.unsqueeze(0)
+
+
+def _stack(steps: list[Observation]) -> Observation:
+    """``T`` observations of ``[N, ...]`` -> ``[N, T, ...]``."""
+    if isinstance(steps[0], dict):
+        return {k: torch.stack([s[k] for s in steps], 1) for k in steps[0]}
+    return torch.stack(steps, 1)

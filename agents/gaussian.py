@@ -1,0 +1,104 @@
+"""GaussianActorCritic: a diagonal-Gaussian MLP policy and an MLP critic for Box actions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+from agents.normalize import RunningNormalizer
+from agents.policy import ActOutput, EvalOutput
+
+
+def _layer(in_dim: int, out_dim: int, gain: float) -> nn.Linear:
+    """Orthogonal weights and zero bias (Huang et al. 2022, PPO detail #2)."""
+    layer = nn.Linear(in_dim, out_dim)
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, out_gain: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [_layer(in_dim, width, math.sqrt(2)), nn.Tanh()]
+        in_dim = width
+    layers.append(_layer(in_dim, out_dim, out_gain))
+    return nn.Sequential(*layers)
+
+
+class GaussianActorCritic(nn.Module):
+    """Separate actor and critic MLPs; a state-independent log-std; running obs normalisation.
+
+    The actor's last layer starts with gain 0.01 so initial actions are near zero mean, the
+    critic's with gain 1 (CleanRL's ``ppo_continuous_action.py``).
+
+    Args:
+        obs_dim: length of the flat observation.
+        action_dim: length of the action.
+        hidden: hidden widths for both MLPs.
+        init_log_std: the initial log standard deviation of every action dimension.
+        normalize_observations: keep a running mean/std of observations (saved in the
+            ``state_dict``); it changes only through :meth:`update_normalizer`.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden: tuple[int, ...] = (64, 64),
+        init_log_std: float = 0.0,
+        normalize_observations: bool = True,
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.actor_mean = _mlp(obs_dim, hidden, action_dim, out_gain=0.01)
+        self.critic = _mlp(obs_dim, hidden, 1, out_gain=1.0)
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
+        self.normalizer = RunningNormalizer((obs_dim,)) if normalize_observations else None
+
+    def _features(self, observations: torch.Tensor) -> torch.Tensor:
+        observations = observations.to(torch.float32)
+        return observations if self.normalizer is None else self.normalizer(observations)
+
+    def update_normalizer(self, observations: torch.Tensor) -> None:
+        """Fold a batch of raw observations ``[..., obs_dim]`` into the running statistics."""
+        if self.normalizer is not None:
+            self.normalizer.update(observations)
+
+    def distribution(self, observations: torch.Tensor) -> Normal:
+        mean = self.actor_mean(self._features(observations))
+        return Normal(mean, self.log_std.expand_as(mean).exp())
+
+    def act(
+        self, observations: torch.Tensor, state: Any = None, deterministic: bool = False
+    ) -> ActOutput:
+        """Sample (or take the mean action) for ``[N, obs_dim]`` observations."""
+        features = self._features(observations)
+        mean = self.actor_mean(features)
+        dist = Normal(mean, self.log_std.expand_as(mean).exp())
+        actions = mean if deterministic else dist.sample()
+        values = self.critic(features).squeeze(-1)
+        return ActOutput(actions, dist.log_prob(actions).sum(-1), values, state)
+
+    def evaluate(
+        self,
+        observations: torch.Tensor,
+        actions: torch.Tensor,
+        extras: dict[str, torch.Tensor] | None = None,
+    ) -> EvalOutput:
+        """Log-probs, entropies and values of ``[B, T, ...]`` steps, each ``[B, T]``."""
+        features = self._features(observations)
+        mean = self.actor_mean(features)
+        dist = Normal(mean, self.log_std.expand_as(mean).exp())
+        return EvalOutput(
+            logprobs=dist.log_prob(actions).sum(-1),
+            entropy=dist.entropy().sum(-1),
+            values=self.critic(features).squeeze(-1),
+        )
+
+    def value(self, observations: torch.Tensor, state: Any = None) -> torch.Tensor:
+        return self.critic(self._features(observations)).squeeze(-1)
