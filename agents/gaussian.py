@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.distributions import Normal
 
 from agents.normalize import RunningNormalizer
 from agents.policy import ActOutput, EvalOutput
@@ -19,6 +18,21 @@ def _layer(in_dim: int, out_dim: int, gain: float) -> nn.Linear:
     nn.init.orthogonal_(layer.weight, gain)
     nn.init.zeros_(layer.bias)
     return layer
+
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def gaussian_log_prob(
+    actions: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
+) -> torch.Tensor:
+    """Log-density of a diagonal Gaussian summed over the last dim, ``[..., A] -> [...]``.
+
+    Written out rather than through ``torch.distributions.Normal``, whose argument checks and
+    object construction cost more than a small MLP's forward pass on every env step.
+    """
+    z = (actions - mean) * torch.exp(-log_std)
+    return (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
 
 
 def _mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, out_gain: float) -> nn.Sequential:
@@ -69,20 +83,18 @@ class GaussianActorCritic(nn.Module):
         if self.normalizer is not None:
             self.normalizer.update(observations)
 
-    def distribution(self, observations: torch.Tensor) -> Normal:
-        mean = self.actor_mean(self._features(observations))
-        return Normal(mean, self.log_std.expand_as(mean).exp())
-
     def act(
         self, observations: torch.Tensor, state: Any = None, deterministic: bool = False
     ) -> ActOutput:
         """Sample (or take the mean action) for ``[N, obs_dim]`` observations."""
         features = self._features(observations)
-        mean = self.actor_mean(features)
-        dist = Normal(mean, self.log_std.expand_as(mean).exp())
-        actions = mean if deterministic else dist.sample()
+        mean = self.actor_mean(features)  # (N, A)
+        if deterministic:
+            actions = mean
+        else:
+            actions = mean + torch.randn_like(mean) * self.log_std.exp()
         values = self.critic(features).squeeze(-1)
-        return ActOutput(actions, dist.log_prob(actions).sum(-1), values, state)
+        return ActOutput(actions, gaussian_log_prob(actions, mean, self.log_std), values, state)
 
     def evaluate(
         self,
@@ -92,11 +104,11 @@ class GaussianActorCritic(nn.Module):
     ) -> EvalOutput:
         """Log-probs, entropies and values of ``[B, T, ...]`` steps, each ``[B, T]``."""
         features = self._features(observations)
-        mean = self.actor_mean(features)
-        dist = Normal(mean, self.log_std.expand_as(mean).exp())
+        mean = self.actor_mean(features)  # (B, T, A)
+        entropy = (0.5 + _HALF_LOG_2PI + self.log_std).sum().expand(mean.shape[:-1])
         return EvalOutput(
-            logprobs=dist.log_prob(actions).sum(-1),
-            entropy=dist.entropy().sum(-1),
+            logprobs=gaussian_log_prob(actions, mean, self.log_std),
+            entropy=entropy,
             values=self.critic(features).squeeze(-1),
         )
 

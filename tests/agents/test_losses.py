@@ -126,3 +126,18 @@ def test_explained_variance():
     assert explained_variance(
         torch.zeros_like(returns) + returns.mean(), returns, None
     ) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gaussian_log_prob_and_entropy_match_torch_distributions():
+    from torch.distributions import Normal
+
+    from agents.gaussian import GaussianActorCritic
+
+    torch.manual_seed(0)
+    policy = GaussianActorCritic(3, 2, init_log_std=-0.3)
+    obs, actions = torch.randn(4, 5, 3), torch.randn(4, 5, 2)
+    out = policy.evaluate(obs, actions)
+    mean = policy.actor_mean(policy._features(obs))
+    dist = Normal(mean, policy.log_std.exp())
+    torch.testing.assert_close(out.logprobs, dist.log_prob(actions).sum(-1))
+    torch.testing.assert_close(out.entropy, dist.entropy().sum(-1))

@@ -1,0 +1,221 @@
+"""Train, evaluate and film a GaussianActorCritic on any Box-action gymnasium env id.
+
+This is the config-driven layer the command line calls for the arm (``configs/arm/*.yaml``
+name ``RLHFGym/ArmReach-v0``); it knows nothing arm-specific, so the benchmarks run the same
+code on gymnasium's ``Reacher-v5``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs  # noqa: F401 - registers the RLHFGym/ env ids
+from agents.checkpoint import load_checkpoint
+from agents.config import ConfigError, from_dict, save_config
+from agents.gaussian import GaussianActorCritic
+from agents.ppo import PPOConfig
+from agents.train import CHECKPOINT_NAME, RunConfig, TrainResult, train
+
+CONFIG_NAME = "config.yaml"
+
+
+@dataclass
+class EnvConfig:
+    """Which environment, how many copies."""
+
+    id: str = "RLHFGym/ArmReach-v0"
+    """a registered gymnasium id (or ``module:Id``)"""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """constructor arguments, e.g. reward weights, ``control_mode`` or ``reward_fn``"""
+    num_envs: int = 8
+    """parallel copies (B)"""
+    vectorization: Literal["sync", "async"] = "sync"
+    """'sync' steps copies in this process (exact resume); 'async' uses subprocesses"""
+
+    def __post_init__(self) -> None:
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+
+
+@dataclass
+class PolicyConfig:
+    """The Gaussian MLP policy."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden widths of the actor and the critic"""
+    init_log_std: float = 0.0
+    """initial log standard deviation of the actions"""
+    normalize_observations: bool = True
+    """running mean/std observation normalisation (saved with checkpoints)"""
+
+
+@dataclass
+class ContinuousConfig:
+    """Everything one continuous-control PPO run needs."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    run_dir: str = "runs/arm-reach"
+    """checkpoints, TensorBoard logs and the resolved config go here"""
+
+
+def make_vector_env(
+    env_config: EnvConfig, num_envs: int | None = None, **extra: Any
+) -> gym.vector.VectorEnv:
+    """``gymnasium.make_vec`` of the configured env (``extra`` adds constructor kwargs)."""
+    try:
+        return gym.make_vec(
+            env_config.id,
+            num_envs=num_envs or env_config.num_envs,
+            vectorization_mode=env_config.vectorization,
+            **{**env_config.kwargs, **extra},
+        )
+    except gym.error.Error as err:
+        raise ConfigError(f"env.id {env_config.id!r}: {err}") from err
+
+
+def build_policy(config: ContinuousConfig, env: gym.vector.VectorEnv) -> GaussianActorCritic:
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+    if not isinstance(act_space, gym.spaces.Box) or not isinstance(obs_space, gym.spaces.Box):
+        raise ConfigError(
+            f"{config.env.id}: GaussianActorCritic needs Box observations and actions"
+        )
+    return GaussianActorCritic(
+        int(np.prod(obs_space.shape)),
+        int(np.prod(act_space.shape)),
+        hidden=tuple(config.policy.hidden),
+        init_log_std=config.policy.init_log_std,
+        normalize_observations=config.policy.normalize_observations,
+    )
+
+
+def train_from_config(
+    config: ContinuousConfig, resume: bool = True, stop_after: int | None = None
+) -> TrainResult:
+    """Train as configured; the resolved config is saved as ``run_dir/config.yaml``."""
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / CONFIG_NAME)
+    torch.manual_seed(config.run.seed)  # the policy's initial weights
+    env = make_vector_env(config.env)
+    try:
+        policy = build_policy(config, env)
+        optimizer = torch.optim.Adam(
+            policy.parameters(), lr=config.run.learning_rate, eps=config.run.adam_eps
+        )
+        return train(env, policy, optimizer, config.ppo, config.run, run_dir, resume, stop_after)
+    finally:
+        env.close()
+
+
+def load_run(run_dir: str | Path) -> tuple[ContinuousConfig, GaussianActorCritic]:
+    """The config and trained policy of a run folder written by :func:`train_from_config`."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    config_path, ckpt_path = run_dir / CONFIG_NAME, run_dir / CHECKPOINT_NAME
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"checkpoint directory not found: {run_dir}")
+    if not config_path.is_file() or not ckpt_path.is_file():
+        raise FileNotFoundError(
+            f"{run_dir} is not a run folder: it needs {CONFIG_NAME} and {CHECKPOINT_NAME}"
+        )
+    config = from_dict(ContinuousConfig, yaml.safe_load(config_path.read_text()))
+    env = make_vector_env(config.env, num_envs=1)
+    policy = build_policy(config, env)
+    env.close()
+    policy.load_state_dict(load_checkpoint(ckpt_path)["policy"])
+    policy.eval()
+    return config, policy
+
+
+@torch.no_grad()
+def evaluate_policy(
+    policy: GaussianActorCritic,
+    env_config: EnvConfig,
+    episodes: int = 100,
+    seed: int = 12345,
+    deterministic: bool = True,
+    num_envs: int = 10,
+) -> dict[str, float]:
+    """Run ``episodes`` whole episodes and report what their final steps say.
+
+    Each sub-env runs its own quota of episodes, so short and long episodes are weighted
+    alike. Returns ``episodes``, ``mean_return``, and ``success_rate`` and
+    ``mean_final_distance`` when the env reports ``is_success`` and ``distance``.
+    """
+    num_envs = min(num_envs, episodes)
+    quota = np.full(num_envs, episodes // num_envs)
+    quota[: episodes % num_envs] += 1
+    env = make_vector_env(env_config, num_envs=num_envs)
+    low, high = env.single_action_space.low, env.single_action_space.high
+    obs, _ = env.reset(seed=seed)
+    returns = np.zeros(num_envs)
+    results: dict[str, list[float]] = {"return": [], "is_success": [], "distance": []}
+    done_count = np.zeros(num_envs, int)
+    reset_next = np.zeros(num_envs, bool)
+    while (done_count < quota).any():
+        actions = policy.act(torch.as_tensor(obs, dtype=torch.float32), deterministic=deterministic)
+        obs, reward, term, trunc, info = env.step(np.clip(actions.actions.numpy(), low, high))
+        counting = ~reset_next & (done_count < quota)
+        returns += reward * counting
+        for i in np.flatnonzero((term | trunc) & counting):
+            results["return"].append(float(returns[i]))
+            for key in ("is_success", "distance"):
+                if key in info:
+                    results[key].append(float(info[key][i]))
+            done_count[i] += 1
+        returns[term | trunc] = 0.0
+        reset_next = term | trunc
+    env.close()
+    out = {"episodes": float(episodes), "mean_return": float(np.mean(results["return"]))}
+    if results["is_success"]:
+        out["success_rate"] = float(np.mean(results["is_success"]))
+    if results["distance"]:
+        out["mean_final_distance"] = float(np.mean(results["distance"]))
+    return out
+
+
+@torch.no_grad()
+def record_video(
+    policy: GaussianActorCritic,
+    env_config: EnvConfig,
+    path: str | Path,
+    episodes: int = 2,
+    seed: int = 0,
+    fps: int | None = None,
+) -> Path:
+    """Film ``episodes`` deterministic episodes offscreen into ``path`` (.mp4 or .gif)."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    if path.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"video path must end in .mp4 or .gif, got {path.name}")
+    env = gym.make(env_config.id, render_mode="rgb_array", **env_config.kwargs)
+    low, high = env.action_space.low, env.action_space.high
+    fps = fps or int(env.metadata.get("render_fps", 30))
+    frames = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        frames.append(env.render())
+        done = False
+        while not done:
+            act = policy.act(torch.as_tensor(obs, dtype=torch.float32)[None], deterministic=True)
+            obs, _, term, trunc, _ = env.step(np.clip(act.actions[0].numpy(), low, high))
+            frames.append(env.render())
+            done = term or trunc
+    env.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".gif":
+        imageio.mimsave(path, frames[::2], duration=2000 / fps, loop=0)
+    else:
+        imageio.mimsave(path, frames, fps=fps, macro_block_size=8)
+    return path

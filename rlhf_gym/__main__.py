@@ -1,0 +1,3 @@
+from rlhf_gym.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The ``rlhf-gym`` command line: read a config, call one function per command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_ARM_CONFIG = "configs/arm/reach.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlhf-gym", description="One PPO core for text RLHF and MuJoCo arm reaching."
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    worlds = parser.add_subparsers(dest="world", metavar="{arm}")
+    arm = worlds.add_parser("arm", help="the MuJoCo arm-reaching world")
+    commands = arm.add_subparsers(dest="command", metavar="{train,eval,video}", required=True)
+
+    train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
+    train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help="YAML config")
+    train.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    train.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="config overrides, dotted for nested keys (ppo.clip_coef=0.1)",
+    )
+
+    evaluate = commands.add_parser("eval", help="success rate, final distance and return")
+    evaluate.add_argument("--checkpoint", required=True, help="a run folder from arm train")
+    evaluate.add_argument("--episodes", type=int, default=100)
+    evaluate.add_argument("--seed", type=int, default=12345)
+    evaluate.add_argument("--stochastic", action="store_true", help="sample actions")
+
+    video = commands.add_parser("video", help="film a policy offscreen (mp4 or gif)")
+    video.add_argument("--checkpoint", required=True, help="a run folder from arm train")
+    video.add_argument("--out", default=None, help="file (.mp4 or .gif); default RUN/reach.mp4")
+    video.add_argument("--episodes", type=int, default=3)
+    video.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _arm(args: argparse.Namespace) -> None:
+    from agents.config import load_config
+    from agents.experiment import (
+        ContinuousConfig,
+        evaluate_policy,
+        load_run,
+        record_video,
+        train_from_config,
+    )
+
+    if args.command == "train":
+        config = load_config(ContinuousConfig, args.config, args.overrides)
+        result = train_from_config(config, resume=not args.fresh)
+        last = result.history[-1] if result.history else {}
+        success = last.get("rollout/final_is_success", float("nan"))
+        print(
+            f"trained {result.global_step} steps in {result.seconds:.0f} s "
+            f"(rollout success {success:.2f}); run folder {config.run_dir}"
+        )
+    elif args.command == "eval":
+        if args.episodes < 1:
+            raise ValueError("--episodes must be >= 1")
+        config, policy = load_run(args.checkpoint)
+        metrics = evaluate_policy(
+            policy, config.env, args.episodes, args.seed, deterministic=not args.stochastic
+        )
+        print(json.dumps(metrics, indent=2))
+    elif args.command == "video":
+        config, policy = load_run(args.checkpoint)
+        out = args.out or str(Path(args.checkpoint) / "reach.mp4")
+        print(record_video(policy, config.env, out, args.episodes, args.seed))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from rlhf_gym import __version__
+
+        print(__version__)
+        return 0
+    if args.world is None:
+        parser.print_help()
+        return 2
+    try:
+        _arm(args)
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the last checkpoint is kept; run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except (FileNotFoundError, ValueError) as err:  # ConfigError is a ValueError
+        print(f"rlhf-gym: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+from dataclasses import dataclass, field
+
+import pytest
+import yaml
+
+from agents.config import ConfigError, load_config, save_config
+from agents.experiment import ContinuousConfig
+
+
+@dataclass
+class Inner:
+    rate: float = 0.1
+    name: str = "x"
+    widths: tuple[int, ...] = (8, 8)
+    clip: float | None = None
+
+
+@dataclass
+class Outer:
+    inner: Inner = field(default_factory=Inner)
+    steps: int = 10
+    flag: bool = False
+
+
+def test_defaults_then_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("steps: 20\ninner:\n  rate: 1\n  widths: [4, 2]\n")
+    cfg = load_config(Outer, path, ["inner.name=y", "flag=true", "inner.clip=0.5"])
+    assert cfg == Outer(Inner(rate=1.0, name="y", widths=(4, 2), clip=0.5), steps=20, flag=True)
+    assert isinstance(cfg.inner.rate, float)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("stepz: 3\n", "stepz"),
+    ("inner:\n  rat: 3\n", "inner.rat"),
+    ("steps: 1.5\n", "steps"),
+    ("steps: '3'\n", "steps"),
+    ("flag: 1\n", "flag"),
+    ("inner:\n  widths: [1, a]\n", r"inner.widths\[1\]"),
+    ("inner: 3\n", "inner"),
+    ("- 1\n", "mapping"),
+])
+def test_unknown_keys_and_wrong_types_name_the_key(tmp_path, text, match):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(Outer, path)
+
+
+def test_bad_override_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(Outer, None, ["steps"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(Outer, tmp_path / "nope.yaml")
+
+
+def test_dataclass_validation_is_reported_as_config_error():
+    with pytest.raises(ConfigError, match="clip_coef"):
+        load_config(ContinuousConfig, None, ["ppo.clip_coef=1.5"])
+
+
+def test_saved_config_loads_back_equal(tmp_path):
+    cfg = load_config(ContinuousConfig, None, ["policy.hidden=[32, 16]", "env.kwargs={a: 1}"])
+    save_config(cfg, tmp_path / "config.yaml")
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["policy"]["hidden"] == [32, 16]
+    assert load_config(ContinuousConfig, tmp_path / "config.yaml") == cfg
+
+
+def test_shipped_arm_configs_load():
+    from pathlib import Path
+
+    configs = sorted(Path(__file__).resolve().parents[2].glob("configs/arm/*.yaml"))
+    assert configs, "configs/arm/*.yaml missing"
+    for path in configs:
+        load_config(ContinuousConfig, path)
