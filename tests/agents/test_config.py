@@ -30,16 +30,19 @@ def test_defaults_then_yaml_then_overrides(tmp_path):
     assert isinstance(cfg.inner.rate, float)
 
 
-@pytest.mark.parametrize("text,match", [
-    ("stepz: 3\n", "stepz"),
-    ("inner:\n  rat: 3\n", "inner.rat"),
-    ("steps: 1.5\n", "steps"),
-    ("steps: '3'\n", "steps"),
-    ("flag: 1\n", "flag"),
-    ("inner:\n  widths: [1, a]\n", r"inner.widths\[1\]"),
-    ("inner: 3\n", "inner"),
-    ("- 1\n", "mapping"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("stepz: 3\n", "stepz"),
+        ("inner:\n  rat: 3\n", "inner.rat"),
+        ("steps: 1.5\n", "steps"),
+        ("steps: '3'\n", "steps"),
+        ("flag: 1\n", "flag"),
+        ("inner:\n  widths: [1, a]\n", r"inner.widths\[1\]"),
+        ("inner: 3\n", "inner"),
+        ("- 1\n", "mapping"),
+    ],
+)
 def test_unknown_keys_and_wrong_types_name_the_key(tmp_path, text, match):
     path = tmp_path / "c.yaml"
     path.write_text(text)

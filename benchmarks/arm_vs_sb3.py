@@ -1,0 +1,181 @@
+"""Our PPO core against stable-baselines3's PPO, same env, hyperparameters, budget and seeds.
+
+Both run in this process one after the other with ``torch.set_num_threads(1)``, 8 sync envs,
+64x64 tanh actor and critic (separate), orthogonal init, running observation normalisation
+(SB3: ``VecNormalize(norm_reward=False)``), linear learning-rate decay, per-minibatch
+advantage normalisation, and the same PPO coefficients. Each trained policy is evaluated
+deterministically on the same 100 seeded episodes. Prints a Markdown table.
+
+    .venv/bin/python benchmarks/arm_vs_sb3.py --timesteps 300000 --seeds 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.config import load_config
+from agents.experiment import ContinuousConfig, EnvConfig, make_vector_env, train_from_config
+
+ENVS = {
+    "RLHFGym/ArmReach-v0": {},
+    "Reacher-v5": {},
+}
+
+
+def final_distance(env_id: str, info: dict, i: int) -> float:
+    if "distance" in info:
+        return float(info["distance"][i])
+    return float(-info["reward_dist"][i])  # Reacher-v5: reward_dist = -distance (weight 1)
+
+
+def evaluate(predict, env_config: EnvConfig, episodes: int, seed: int = 12345) -> dict:
+    """Deterministic evaluation: ``predict(raw_obs [N, D]) -> actions [N, A]``."""
+    num_envs = 10
+    env = make_vector_env(replace(env_config, vectorization="sync"), num_envs=num_envs)
+    low, high = env.single_action_space.low, env.single_action_space.high
+    obs, _ = env.reset(seed=seed)
+    per_env = episodes // num_envs
+    count, returns = np.zeros(num_envs, int), np.zeros(num_envs)
+    out = {"return": [], "distance": [], "success": []}
+    reset_next = np.zeros(num_envs, bool)
+    while (count < per_env).any():
+        obs, reward, term, trunc, info = env.step(np.clip(predict(obs), low, high))
+        live = ~reset_next & (count < per_env)
+        returns += reward * live
+        for i in np.flatnonzero((term | trunc) & live):
+            out["return"].append(returns[i])
+            d = final_distance(env_config.id, info, i)
+            out["distance"].append(d)
+            out["success"].append(
+                float(info["is_success"][i]) if "is_success" in info else float(d < 0.05)
+            )
+            count[i] += 1
+        returns[term | trunc] = 0.0
+        reset_next = term | trunc
+    env.close()
+    return {k: float(np.mean(v)) for k, v in out.items()}
+
+
+def run_ours(config: ContinuousConfig, seed: int, run_dir: str) -> tuple[dict, float]:
+    config = replace(config, run=replace(config.run, seed=seed, progress=False), run_dir=run_dir)
+    start = time.perf_counter()
+    train_from_config(config, resume=False)
+    seconds = time.perf_counter() - start
+    from agents.experiment import load_run
+
+    _, policy = load_run(run_dir)
+
+    def predict(obs):
+        with torch.no_grad():
+            return policy.act(torch.as_tensor(obs, dtype=torch.float32), deterministic=True)[
+                0
+            ].numpy()
+
+    return evaluate(predict, config.env, 100), seconds
+
+
+def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    ppo, run = config.ppo, config.run
+    batch = config.env.num_envs * run.num_steps
+    start = time.perf_counter()
+    venv = make_vec_env(
+        config.env.id, n_envs=config.env.num_envs, seed=seed, env_kwargs=config.env.kwargs
+    )
+    venv = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=10.0)
+    lr = run.learning_rate
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        seed=seed,
+        device="cpu",
+        verbose=0,
+        n_steps=run.num_steps,
+        batch_size=batch // ppo.num_minibatches,
+        n_epochs=ppo.update_epochs,
+        learning_rate=(lambda progress: lr * progress) if run.anneal_lr else lr,
+        gamma=ppo.gamma,
+        gae_lambda=ppo.gae_lambda,
+        clip_range=ppo.clip_coef,
+        clip_range_vf=ppo.value_clip_coef,
+        ent_coef=ppo.ent_coef,
+        vf_coef=ppo.vf_coef,
+        max_grad_norm=ppo.max_grad_norm if ppo.max_grad_norm is not None else 1e9,
+        target_kl=ppo.target_kl,
+        normalize_advantage=ppo.norm_adv,
+        policy_kwargs={
+            "net_arch": {"pi": list(config.policy.hidden), "vf": list(config.policy.hidden)},
+            "activation_fn": torch.nn.Tanh,
+            "log_std_init": config.policy.init_log_std,
+        },
+    )
+    model.learn(total_timesteps=run.total_timesteps)
+    seconds = time.perf_counter() - start
+    venv.training = False
+
+    def predict(obs):
+        return model.predict(venv.normalize_obs(obs), deterministic=True)[0]
+
+    return evaluate(predict, config.env, 100), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/arm/reach.yaml")
+    parser.add_argument("--timesteps", type=int, default=None, help="default: the config's")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--envs", nargs="+", default=list(ENVS))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    base = load_config(ContinuousConfig, args.config)
+    if args.timesteps:
+        base = replace(base, run=replace(base.run, total_timesteps=args.timesteps))
+    rows = []
+    for env_id in args.envs:
+        config = replace(
+            base,
+            env=replace(
+                base.env,
+                id=env_id,
+                kwargs=base.env.kwargs if env_id.startswith("RLHFGym") else ENVS.get(env_id, {}),
+            ),
+        )
+        for seed in args.seeds:
+            for name, fn in (
+                ("rlhf-gym", lambda c, s: run_ours(c, s, f"runs/bench-{s}")),
+                ("sb3", run_sb3),
+            ):
+                metrics, seconds = fn(config, seed)
+                sps = config.run.total_timesteps / seconds
+                rows.append((env_id, name, seed, metrics, seconds, sps))
+                print(f"{env_id} {name} seed {seed}: {metrics} {seconds:.0f}s", flush=True)
+    print(f"\n{base.run.total_timesteps} timesteps per run, 8 envs, torch threads 1\n")
+    print(
+        "| env | impl | seed | success | mean final dist (m) | mean return | wall-clock (s) "
+        "| steps/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for env_id, name, seed, m, seconds, sps in rows:
+        print(
+            f"| {env_id} | {name} | {seed} | {m['success']:.2f} | {m['distance']:.3f} | "
+            f"{m['return']:.2f} | {seconds:.0f} | {sps:.0f} |"
+        )
+    print("\n| env | wall-clock ours / sb3 (mean over seeds) |\n|---|---|")
+    for env_id in args.envs:
+        ours = [r[4] for r in rows if r[0] == env_id and r[1] == "rlhf-gym"]
+        sb3 = [r[4] for r in rows if r[0] == env_id and r[1] == "sb3"]
+        print(f"| {env_id} | {np.mean(ours) / np.mean(sb3):.2f} |")
+
+
+if __name__ == "__main__":
+    gym.logger.min_level = 40
+    main()

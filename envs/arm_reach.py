@@ -1,0 +1,442 @@
+"""ArmReach: a five-joint MuJoCo desktop arm that reaches for a random target in 3D."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import mujoco
+import numpy as np
+from gymnasium import spaces, utils
+from gymnasium.envs.mujoco import MujocoEnv
+
+from envs._arm_model import ArmModel, contiguous, load_arm
+from envs._workspace import Workspace, estimate_workspace
+from envs.rewards import resolve_callable
+
+CONTROL_MODES = ("position", "torque")
+_ACTION_TOLERANCE = 1e-6
+
+
+class ArmReachEnv(MujocoEnv, utils.EzPickle):
+    r"""A 3D arm (base yaw, shoulder, elbow, two wrist joints) moves its fingertip to a target.
+
+    ## Description
+    `arm5.xml` is a desktop arm on a table: base yaw, shoulder pitch, elbow pitch, wrist pitch
+    and wrist yaw, about 0.52 m from the shoulder pivot (0.15 m above the table) to the
+    fingertip site `end_effector`. Each episode puts a target (a mocap sphere that collides
+    with nothing) somewhere the arm can reach; the reward is the negative fingertip-to-target
+    distance. Any MJCF arm can replace it (`xml_file`, `ee_site`, `joint_names`).
+
+    ## Action Space
+    `Box(-1, 1, (n,), float32)`, one entry per controlled joint (n = 5 for `arm5.xml`, in the
+    order `base_yaw, shoulder_pitch, elbow_pitch, wrist_pitch, wrist_yaw`).
+
+    | control_mode | Meaning of action[i] | Unit |
+    |---|---|---|
+    | `"position"` | servo target_i += action[i] * max_delta, clip to joint range | rad/step |
+    | `"torque"` | joint torque_i = action[i] * torque_limit_i | N m |
+
+    In position mode a position servo (kp, kv, torque-limited) tracks the targets; like a
+    hobby servo arm it has no integral term, so gravity leaves a small steady offset.
+
+    An action of the wrong shape, with NaN or inf, or outside [-1, 1] (beyond 1e-6) raises
+    `ValueError`: nothing is clipped silently. The joint range is the only clip.
+
+    ## Observation Space
+    `Box(-inf, inf, (3n + 9,), float64)`; for `arm5.xml` (n = 5) that is 24 values:
+
+    | Num     | Observation                                  | Unit  |
+    |---------|----------------------------------------------|-------|
+    | 0-4     | cos of the joint angles                      |       |
+    | 5-9     | sin of the joint angles                      |       |
+    | 10-14   | joint angular velocities                     | rad/s |
+    | 15-17   | end-effector position (x, y, z), world frame | m     |
+    | 18-20   | target position (x, y, z), world frame       | m     |
+    | 21-23   | target minus end-effector (x, y, z)          | m     |
+
+    In general: cos at `[0, n)`, sin at `[n, 2n)`, velocities at `[2n, 3n)`, end effector at
+    `[3n, 3n+3)`, target at `[3n+3, 3n+6)`, target minus end effector at `[3n+6, 3n+9)`.
+    Positions are those after the step (`mj_kinematics` runs after the physics).
+
+    ## Rewards
+    With distance d = ||target - end_effector|| (m) after the step and the action a:
+
+    | `info` key         | Value                                               |
+    |--------------------|-----------------------------------------------------|
+    | `"reward_dist"`    | `-reward_dist_weight * d`                           |
+    | `"reward_ctrl"`    | `-reward_control_weight * sum(a ** 2)`              |
+    | `"reward_success"` | `success_bonus * is_success`                        |
+    | `"distance"`       | d (m)                                               |
+    | `"is_success"`     | `d < success_threshold` (bool)                      |
+    | `"reward_custom"`  | only with `reward_fn`: its value                    |
+
+    reward = reward_dist + reward_ctrl + reward_success, unless `reward_fn` is given: then
+    reward = `reward_fn(observation, action, info)` = `info["reward_custom"]`, called with the
+    new observation (float64, shape (3n + 9,)), the action (float64, shape (n,)) and the info
+    dict above (without `"reward_custom"`); it must not modify them and must return a finite
+    real scalar, else `ValueError` naming the function. `reward_fn` may be a callable or an
+    import path `"package.module:function"` (see `envs.rewards.resolve_callable`); pickling
+    the env (and async vector envs) needs a module-level function or an import path.
+
+    ## Starting State
+    Controlled joints start at the home pose (keyframe `"home"`, else `qpos0`; for `arm5.xml`
+    `[0, 0.5, 1.3, 0.9, 0]` rad) plus U(-reset_noise_scale, reset_noise_scale), clipped to
+    the joint range, at rest; the position targets start there. The target is uniform in
+    volume over the workspace: a spherical shell around the shoulder pivot with radii
+    `target_reach_range` times the max reach, at least 0.03 m above the table, within the
+    base-yaw range (estimated once per model by forward kinematics, see `envs._workspace`).
+
+    ## Episode End
+    Never terminates (`terminated` is always False). Truncated by the `TimeLimit` of the
+    registration: `RLHFGym/ArmReach-v0` runs 100 steps of dt = 0.002 s * 10 = 0.02 s.
+
+    ## Arguments
+    | Parameter | Type | Default | Description |
+    |---|---|---|---|
+    | `xml_file` | str | `"arm5.xml"` | MJCF path, or a file name in envs/assets |
+    | `frame_skip` | int | `10` | physics steps per env step; dt = timestep * frame_skip |
+    | `control_mode` | str | `"position"` | `"position"` (servo target deltas) or `"torque"` |
+    | `max_delta` | float | `0.1` | largest servo target change per step (rad) |
+    | `reward_dist_weight` | float | `1.0` | weight of the distance term |
+    | `reward_control_weight` | float | `0.01` | weight of the squared-action term |
+    | `success_bonus` | float | `0.0` | reward added while d < success_threshold |
+    | `success_threshold` | float | `0.05` | success distance (m) |
+    | `reward_fn` | callable, str, None | `None` | replaces the reward (see Rewards) |
+    | `reset_noise_scale` | float | `0.05` | half-width of the joint noise at reset (rad) |
+    | `target_reach_range` | tuple | `(0.25, 0.9)` | target shell radii / max reach |
+    | `ee_site` | str | `"end_effector"` | end-effector site |
+    | `joint_names` | list[str], None | `None` | controlled hinges (1) |
+    | `kp` | float, list, None | `None` | servo stiffness, N m/rad (2) |
+    | `kv` | float, list, None | `None` | servo damping, N m s/rad (2) |
+    | `torque_limit` | float, list, None | `None` | joint torque limits, N m (2) |
+    | `render_mode` | str, None | `None` | `"rgb_array"`, `"depth_array"`, `"rgbd_tuple"` |
+    | `width` | int | `480` | render width (pixels) |
+    | `height` | int | `480` | render height (pixels) |
+    | `camera_name` | str, None | `None` | camera to render from (3) |
+    | `default_camera_config` | dict, None | `None` | free-camera settings (3) |
+
+    (1) None: every hinge joint with an actuator, else every hinge joint (for `arm5.xml`
+    the five above). Joints without an actuator get one; a model without a mocap body
+    "target" gets one. A missing file raises FileNotFoundError, a missing site or joint a
+    ValueError naming it and listing what the model has.
+    (2) None: from the model, per joint: kp and kv of a position actuator (`<position>`),
+    the torque limit from the actuator's forcerange (times gear) or the joint's
+    actuatorfrcrange; kv not given falls back to critical damping, 2 sqrt(kp M_ii). A mode
+    that needs a value the model lacks raises ValueError (e.g. motors only: pass `kp`).
+    The actuators are rewritten after loading (gain and bias parameters), so one MJCF
+    serves both modes.
+    (3) None: the model's `"overview"` camera if it has one, else a free camera framing the
+    workspace.
+    """
+
+    # Offscreen modes only: a "human" window needs a display, and gymnasium's check_env opens
+    # every declared mode, which aborts inside GLFW on a headless machine. For a live view use
+    # `mujoco.viewer.launch_passive(env.unwrapped.model, env.unwrapped.data)`.
+    metadata: dict[str, Any] = {
+        "render_modes": ["rgb_array", "depth_array", "rgbd_tuple"],
+    }
+
+    def __init__(
+        self,
+        xml_file: str = "arm5.xml",
+        frame_skip: int = 10,
+        control_mode: str = "position",
+        max_delta: float = 0.1,
+        reward_dist_weight: float = 1.0,
+        reward_control_weight: float = 0.01,
+        success_bonus: float = 0.0,
+        success_threshold: float = 0.05,
+        reward_fn: Callable[[np.ndarray, np.ndarray, dict[str, Any]], float] | str | None = None,
+        reset_noise_scale: float = 0.05,
+        target_reach_range: tuple[float, float] = (0.25, 0.9),
+        ee_site: str = "end_effector",
+        joint_names: Sequence[str] | None = None,
+        kp: float | Sequence[float] | None = None,
+        kv: float | Sequence[float] | None = None,
+        torque_limit: float | Sequence[float] | None = None,
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+        camera_name: str | None = None,
+        default_camera_config: dict[str, Any] | None = None,
+    ) -> None:
+        """Builds the model, its actuators and workspace; see the class docstring."""
+        utils.EzPickle.__init__(
+            self, xml_file, frame_skip, control_mode, max_delta, reward_dist_weight,
+            reward_control_weight, success_bonus, success_threshold, reward_fn,
+            reset_noise_scale, target_reach_range, ee_site, joint_names, kp, kv, torque_limit,
+            render_mode, width, height, camera_name, default_camera_config,
+        )  # fmt: skip
+        _check_args(control_mode, frame_skip, max_delta, success_threshold, reset_noise_scale)
+        for name, weight in (
+            ("reward_dist_weight", reward_dist_weight),
+            ("reward_control_weight", reward_control_weight),
+            ("success_bonus", success_bonus),
+        ):
+            if not math.isfinite(weight):
+                raise ValueError(f"{name} must be finite, got {weight!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        self._reward_dist_weight = float(reward_dist_weight)
+        self._reward_control_weight = float(reward_control_weight)
+        self._success_bonus = float(success_bonus)
+        self._success_threshold = float(success_threshold)
+        self._max_delta = float(max_delta)
+        self._reset_noise_scale = float(reset_noise_scale)
+        self._position_mode = control_mode == "position"
+        self._reward_fn = None if reward_fn is None else resolve_callable(reward_fn)
+        self._reward_fn_name = reward_fn if isinstance(reward_fn, str) else _name(reward_fn)
+
+        self.arm: ArmModel = load_arm(
+            xml_file, ee_site=ee_site, joint_names=joint_names, control_mode=control_mode,
+            kp=kp, kv=kv, torque_limit=torque_limit, offscreen_size=(width, height),
+        )  # fmt: skip
+        self.workspace: Workspace = estimate_workspace(self.arm, target_reach_range)
+        n = len(self.arm.joint_names)
+        if camera_name is None and default_camera_config is None:
+            if mujoco.mj_name2id(self.arm.model, mujoco.mjtObj.mjOBJ_CAMERA, "overview") >= 0:
+                camera_name = "overview"
+            else:
+                default_camera_config = self.workspace.framing_camera()
+        MujocoEnv.__init__(
+            self,
+            str(self.arm.model_path),
+            frame_skip,
+            observation_space=spaces.Box(-np.inf, np.inf, shape=(3 * n + 9,), dtype=np.float64),
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            camera_name=camera_name,
+            default_camera_config=default_camera_config,
+        )
+        fps = 1.0 / self.dt
+        self.metadata = {**self.metadata, "render_fps": round(fps) if fps.is_integer() else fps}
+        self.init_qpos = self.arm.home_qpos.copy()
+        self._bind_buffers(n)
+
+    # -- MujocoEnv hooks ---------------------------------------------------------------------
+
+    def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        """Uses the model `load_arm` built (actuators set up) instead of reloading the file."""
+        return self.arm.model, mujoco.MjData(self.arm.model)
+
+    def _set_action_space(self) -> spaces.Box:
+        """One normalised action per controlled joint."""
+        n = len(self.arm.joint_names)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
+        return self.action_space
+
+    def _bind_buffers(self, n: int) -> None:
+        """Caches index slices, MjData views and a preallocated observation for `step`."""
+        self._action_shape = (n,)
+        self._qpos_index = contiguous(self.arm.qpos_adr)
+        self._qvel_index = contiguous(self.arm.qvel_adr)
+        self._actuator_index = contiguous(self.arm.actuator_ids)
+        self._qpos, self._qvel, self._ctrl = self.data.qpos, self.data.qvel, self.data.ctrl
+        self._ee_xpos = self.data.site_xpos[self.arm.ee_site_id]  # (3,) view, updated in place
+        self._range_low = self.arm.joint_range[:, 0].copy()
+        self._range_high = self.arm.joint_range[:, 1].copy()
+        self._servo_target = np.zeros(n)
+        self._obs = np.zeros(3 * n + 9)
+        self._obs_cos, self._obs_sin = self._obs[:n], self._obs[n : 2 * n]
+        self._obs_qvel, self._obs_ee = self._obs[2 * n : 3 * n], self._obs[3 * n : 3 * n + 3]
+        self._obs_target = self._obs[3 * n + 3 : 3 * n + 6]
+        self._obs_delta = self._obs[3 * n + 6 :]
+
+    # -- Gymnasium API -----------------------------------------------------------------------
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Applies one action for `frame_skip` physics steps; see the class docstring.
+
+        Args:
+            action: Shape (n,), each entry in [-1, 1].
+
+        Returns:
+            observation (3n + 9,), reward, terminated (always False), truncated (always
+            False; the TimeLimit wrapper truncates), info with the reward terms.
+        """
+        action, values = self._checked_action(action)
+        ctrl = self._ctrl
+        if self._position_mode:
+            target = self._servo_target
+            np.add(target, action * self._max_delta, out=target)
+            np.minimum(target, self._range_high, out=target)
+            np.maximum(target, self._range_low, out=target)
+            ctrl[self._actuator_index] = target
+        else:
+            ctrl[self._actuator_index] = action
+        model, data = self.model, self.data
+        mujoco.mj_step(model, data, nstep=self.frame_skip)
+        # mj_step leaves positions one substep behind qpos; refresh them (about 1 us).
+        mujoco.mj_kinematics(model, data)
+        observation = self._get_obs()
+        distance = math.hypot(*self._obs_delta.tolist())
+        is_success = distance < self._success_threshold
+        reward_dist = -self._reward_dist_weight * distance
+        # Sums over Python floats: for a handful of joints this beats a numpy call.
+        reward_ctrl = -self._reward_control_weight * sum(map(operator.mul, values, values))
+        reward_success = self._success_bonus * is_success
+        info = {
+            "reward_dist": reward_dist,
+            "reward_ctrl": reward_ctrl,
+            "reward_success": reward_success,
+            "distance": distance,
+            "is_success": is_success,
+        }
+        if self._reward_fn is None:
+            reward = reward_dist + reward_ctrl + reward_success
+        else:
+            reward = self._custom_reward(observation, action, info)
+            info["reward_custom"] = reward
+        return observation, reward, False, False, info
+
+    def reset_model(self) -> np.ndarray:
+        """Home pose plus uniform noise, at rest; a new target from the workspace."""
+        qpos = self.init_qpos.copy()
+        noise = self.np_random.uniform(
+            -self._reset_noise_scale, self._reset_noise_scale, size=len(self._range_low)
+        )
+        start = np.clip(qpos[self.arm.qpos_adr] + noise, self._range_low, self._range_high)
+        qpos[self.arm.qpos_adr] = start
+        target = self.workspace.sample(self.np_random)
+        self._obs_target[:] = target
+        self.data.mocap_pos[self.arm.target_mocap_id] = target
+        self._ctrl[:] = self.arm.home_ctrl
+        self._servo_target[:] = start
+        self._ctrl[self._actuator_index] = start if self._position_mode else 0.0
+        self.set_state(qpos, np.zeros(self.model.nv))
+        return self._get_obs()
+
+    def _get_reset_info(self) -> dict[str, Any]:
+        """Distance and success at the start, so that loggers see them from step 0."""
+        distance = float(np.linalg.norm(self._obs_delta))
+        return {"distance": distance, "is_success": distance < self._success_threshold}
+
+    # -- snapshots (exact resume of a training run) -----------------------------------------
+
+    def get_sim_state(self) -> dict[str, np.ndarray]:
+        """Everything the next `step` depends on, as copies.
+
+        The MuJoCo integration state (time, qpos, qvel, act, warm start, ctrl, applied
+        forces, mocap poses) plus the servo targets and the target position. With
+        `set_sim_state` it lets `agents.checkpoint` resume a run bit for bit; the episode
+        RNG (`np_random`) is saved separately by the caller.
+        """
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mujoco.mj_stateSize(self.model, spec))
+        mujoco.mj_getState(self.model, self.data, physics, spec)
+        return {
+            "physics": physics,
+            "servo_target": self._servo_target.copy(),
+            "target": self._obs_target.copy(),
+        }
+
+    def set_sim_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restores a `get_sim_state` snapshot taken on an env built with the same model."""
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        physics = np.asarray(state["physics"], dtype=np.float64)
+        expected = mujoco.mj_stateSize(self.model, spec)
+        if physics.shape != (expected,):
+            raise ValueError(
+                f"sim state has {physics.size} physics values, this model needs {expected}: "
+                "was it saved from a different MJCF?"
+            )
+        mujoco.mj_setState(self.model, self.data, physics, spec)
+        self._servo_target[:] = state["servo_target"]
+        self._obs_target[:] = state["target"]
+        mujoco.mj_kinematics(self.model, self.data)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @property
+    def target_position(self) -> np.ndarray:
+        """Current target position (m), world frame. Shape (3,)."""
+        return self._obs_target.copy()
+
+    @property
+    def end_effector_position(self) -> np.ndarray:
+        """End-effector position (m) after the last step or reset. Shape (3,)."""
+        return self._ee_xpos.copy()
+
+    def _get_obs(self) -> np.ndarray:
+        """Writes the observation into the preallocated buffer and returns a copy."""
+        angles = self._qpos[self._qpos_index]
+        np.cos(angles, out=self._obs_cos)
+        np.sin(angles, out=self._obs_sin)
+        self._obs_qvel[:] = self._qvel[self._qvel_index]
+        self._obs_ee[:] = self._ee_xpos
+        np.subtract(self._obs_target, self._ee_xpos, out=self._obs_delta)
+        return self._obs.copy()
+
+    def _checked_action(self, action: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """The action as a float64 array and as a list, or a ValueError saying what is wrong."""
+        try:
+            array = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"action must be numeric, got {action!r}") from error
+        if array.shape != self._action_shape:
+            raise ValueError(f"action must have shape {self._action_shape}, got {array.shape}")
+        values = array.tolist()
+        # The sum is NaN or inf if any entry is, so the three checks cover NaN, inf and range.
+        bound = 1.0 + _ACTION_TOLERANCE
+        if not (math.isfinite(sum(values)) and max(values) <= bound and min(values) >= -bound):
+            if not np.isfinite(array).all():
+                raise ValueError(f"action contains NaN or inf: {array}")
+            raise ValueError(
+                f"action {array} is outside the action space [-1, 1] (largest |a| = "
+                f"{np.abs(array).max():.6g}); actions are not clipped"
+            )
+        return array, values
+
+    def _custom_reward(
+        self, observation: np.ndarray, action: np.ndarray, info: dict[str, Any]
+    ) -> float:
+        """Calls `reward_fn` and checks that it returned one finite real number."""
+        value = self._reward_fn(observation, action, info)
+        if isinstance(value, (str, bytes, bool, np.bool_)) or np.ndim(value) != 0:
+            raise ValueError(
+                f"reward_fn {self._reward_fn_name} must return a finite float, got "
+                f"{type(value).__name__} {value!r}"
+            )
+        try:
+            reward = float(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"reward_fn {self._reward_fn_name} must return a finite float, got {value!r}"
+            ) from error
+        if not math.isfinite(reward):
+            raise ValueError(f"reward_fn {self._reward_fn_name} returned {reward}, not finite")
+        return reward
+
+
+def _check_args(
+    control_mode: str,
+    frame_skip: int,
+    max_delta: float,
+    success_threshold: float,
+    reset_noise_scale: float,
+) -> None:
+    """Raises ValueError for a constructor argument out of its domain."""
+    if control_mode not in CONTROL_MODES:
+        raise ValueError(f"control_mode must be one of {CONTROL_MODES}, got {control_mode!r}")
+    if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)):
+        raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
+    if frame_skip <= 0:
+        raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
+    for name, value in (("max_delta", max_delta), ("success_threshold", success_threshold)):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    if not (math.isfinite(reset_noise_scale) and reset_noise_scale >= 0):
+        raise ValueError(f"reset_noise_scale must be >= 0 and finite, got {reset_noise_scale!r}")
+
+
+def _name(function: Callable[..., Any] | None) -> str:
+    """module.qualname of a function, for error messages."""
+    qualname = getattr(function, "__qualname__", type(function).__name__)
+    return f"{getattr(function, '__module__', '?')}.{qualname}"
