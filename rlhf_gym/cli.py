@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -79,6 +80,10 @@ def _arm(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Like `python -m`, let configs name functions in the working directory's modules
+    # (env.kwargs.reward_fn=my_rewards:fn); a console script does not put "." on sys.path.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     if args.version:
         from rlhf_gym import __version__
 

@@ -96,3 +96,20 @@ def test_console_script_entry_point() -> None:
         [sys.executable, "-m", "rlhf_gym", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip()
+
+
+def test_reward_fn_from_a_module_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "my_rewards.py").write_text(
+        "import numpy as np\n\n"
+        "def smooth_reach(observation, action, info):\n"
+        "    return float(np.exp(-20.0 * info['distance']) - 0.001 * np.sum(action**2))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", ".")])
+    override = "env.kwargs.reward_fn=my_rewards:smooth_reach"
+    assert main(["arm", "train", "--config", CONFIG, "run_dir=run", override, *TINY]) == 0
+    assert main(["arm", "eval", "--checkpoint", "run", "--episodes", "2"]) == 0
+    metrics = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert metrics["mean_return"] > 0  # exp(-20 d) > 0: the custom reward was used
