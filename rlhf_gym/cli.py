@@ -79,7 +79,14 @@ def _arm(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # Overrides may come before or after flags (`train a=1 --fresh b=2`): argparse stops
+    # collecting a positional list at the first flag, so gather the rest of them here.
+    args, extra = parser.parse_known_args(argv)
+    stray = [item for item in extra if "=" not in item or item.startswith("-")]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     # Like `python -m`, let configs name functions in the working directory's modules
     # (env.kwargs.reward_fn=my_rewards:fn); a console script does not put "." on sys.path.
     if os.getcwd() not in sys.path and "" not in sys.path:

@@ -113,3 +113,14 @@ def test_reward_fn_from_a_module_in_the_working_directory(
     assert main(["arm", "eval", "--checkpoint", "run", "--episodes", "2"]) == 0
     metrics = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert metrics["mean_return"] > 0  # exp(-20 d) > 0: the custom reward was used
+
+
+def test_overrides_may_follow_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    argv = ["arm", "train", "env.num_envs=2", "--fresh", "--config", CONFIG, *TINY[1:]]
+    assert main([*argv, f"run_dir={run_dir}"]) == 0
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["env"]["num_envs"] == 2 and saved["run"]["total_timesteps"] == 256
+    with pytest.raises(SystemExit):
+        main(["arm", "train", "--config", CONFIG, "--no-such-flag"])
+    assert "--no-such-flag" in capsys.readouterr().err
