@@ -9,12 +9,21 @@ Gymnasium 1.x autoreset (https://farama.org/Vector-Autoreset-Mode) is handled ex
   bootstraps from it with no extra forward pass.
 - ``SAME_STEP``: the reset happens inside the ending step; the final observation arrives in
   ``info["final_obs"]`` and its value is computed for the truncated sub-envs.
+- ``DISABLED``: one episode per row (the text env: one response per prompt). A row that has
+  ended is masked for the rest of the rollout, and the rollout stops early once every row
+  has ended, so ``T`` is the longest episode. The env is reset by :func:`start_collection`
+  before each such rollout. A finished row keeps returning its final observation, so, as
+  with ``NEXT_STEP``, ``values[t + 1]`` is V(final observation).
+
+A policy that scores values for a whole rollout at once (a language model's critic reads
+the full text in one pass) returns ``values=None`` from ``act`` and provides
+``rollout_values(batch) -> (values, next_values)``, called once at the end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -38,7 +47,7 @@ class CollectState:
     """What carries over between rollouts (and into checkpoints)."""
 
     observations: Any
-    reset_next: np.ndarray  # (N,) bool: NEXT_STEP mode will reset these sub-envs next step
+    reset_next: np.ndarray  # (N,) bool: NEXT_STEP resets these next step; DISABLED: ended
     episode_returns: np.ndarray  # (N,) return so far of each running episode
     episode_lengths: np.ndarray  # (N,)
     policy_state: Any = None
@@ -102,23 +111,28 @@ def collect_rollout(
     num_steps: int,
     state: CollectState,
     device: torch.device | str = "cpu",
+    keep_observations: Literal["every_step", "first_step"] = "every_step",
 ) -> tuple[RolloutBatch, CollectState, EpisodeLog]:
     """Step ``env`` ``num_steps`` times with ``policy``.
 
     Args:
-        env: a gymnasium ``VectorEnv`` with ``NEXT_STEP`` or ``SAME_STEP`` autoreset.
+        env: a gymnasium ``VectorEnv`` with ``NEXT_STEP``, ``SAME_STEP`` or ``DISABLED``
+            autoreset (see the module docstring).
         policy: an :class:`~agents.policy.ActorCritic`.
-        num_steps: ``T``, steps per sub-env.
+        num_steps: ``T``, steps per sub-env (at most, with ``DISABLED``).
         state: from :func:`start_collection` or the previous call.
         device: where the batch's tensors live.
+        keep_observations: ``"first_step"`` keeps only the observation each row starts the
+            rollout with (``[N, 1, ...]``), for envs whose later observations follow from it
+            and the actions (text: prompt + tokens), saving ``T`` copies.
 
     Returns:
         ``(batch, new_state, episodes)``: a ``[N, T]`` batch (``N = env.num_envs``), the state
         to pass next time, and the episodes that finished during the rollout.
     """
     mode = AutoresetMode(env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP))
-    if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
-        raise ValueError(f"collect_rollout needs NEXT_STEP or SAME_STEP autoreset, not {mode}")
+    if mode is AutoresetMode.DISABLED and state.reset_next.any():
+        raise ValueError("some rows have ended: call start_collection (reset) first")
     n = env.num_envs
     obs_steps, action_steps = [], []
     logprobs, values, rewards, final_values = (torch.zeros(num_steps, n) for _ in range(4))
@@ -128,13 +142,19 @@ def collect_rollout(
     obs, reset_next, policy_state = state.observations, state.reset_next.copy(), state.policy_state
     ep_returns, ep_lengths = state.episode_returns.copy(), state.episode_lengths.copy()
 
+    deferred_values = False
+    steps = num_steps
     for t in range(num_steps):
         obs_tensor = to_tensor(obs, device)
         out = policy.act(obs_tensor, policy_state)
         policy_state = out.state
-        obs_steps.append(obs_tensor)
+        if keep_observations == "every_step" or t == 0:
+            obs_steps.append(obs_tensor)
         action_steps.append(out.actions)
-        logprobs[t], values[t] = out.logprobs.cpu(), out.values.cpu()
+        logprobs[t] = out.logprobs.cpu()
+        deferred_values = out.values is None
+        if not deferred_values:
+            values[t] = out.values.cpu()
         mask[t] = torch.as_tensor(~reset_next, dtype=torch.float32)
 
         obs, reward, term, trunc, info = env.step(_clip_actions(env, out.actions.cpu().numpy()))
@@ -156,26 +176,42 @@ def collect_rollout(
             for key, value in _numeric_final_info(step_info, i).items():
                 episodes.final_info.setdefault(key, []).append(value)
             ep_returns[i], ep_lengths[i] = 0.0, 0
-        reset_next = done if mode is AutoresetMode.NEXT_STEP else np.zeros(n, bool)
+        if mode is AutoresetMode.NEXT_STEP:
+            reset_next = done
+        elif mode is AutoresetMode.DISABLED:
+            reset_next = reset_next | done
+            if reset_next.all():  # every row's episode is over
+                steps = t + 1
+                break
+        else:
+            reset_next = np.zeros(n, bool)
 
-    last_values = policy.value(to_tensor(obs, device), policy_state).cpu()
-    next_values = torch.cat([values[1:], last_values[None]])  # V(obs_{t+1})
-    if mode is AutoresetMode.SAME_STEP:
-        # there obs_{t+1} is a reset observation where step t ended: keep the loop's value
-        ended = terminated | truncated
-        next_values = torch.where(ended, final_values, next_values)
+    if not deferred_values:
+        last_values = policy.value(to_tensor(obs, device), policy_state).cpu()
+        next_values = torch.cat([values[1:steps], last_values[None]])  # V(obs_{t+1})
+        if mode is AutoresetMode.SAME_STEP:
+            # there obs_{t+1} is a reset observation where step t ended: keep the loop's value
+            ended = terminated | truncated
+            next_values = torch.where(ended, final_values, next_values)
+    else:
+        next_values = values[:steps]
+
+    def rows_first(x: torch.Tensor) -> torch.Tensor:  # (T, N) -> (N, T), cut to the steps run
+        return x[:steps].T.contiguous()
 
     batch = RolloutBatch(
         observations=_stack(obs_steps),
         actions=torch.stack(action_steps, 1),
-        logprobs=logprobs.T.contiguous(),
-        values=values.T.contiguous(),
-        rewards=rewards.T.contiguous(),
-        terminated=terminated.T.contiguous(),
-        truncated=truncated.T.contiguous(),
-        next_values=next_values.T.contiguous(),
-        mask=mask.T.contiguous(),
+        logprobs=rows_first(logprobs),
+        values=rows_first(values),
+        rewards=rows_first(rewards),
+        terminated=rows_first(terminated),
+        truncated=rows_first(truncated),
+        next_values=rows_first(next_values),
+        mask=rows_first(mask),
     )
+    if deferred_values:
+        batch.values, batch.next_values = policy.rollout_values(batch)
     new_state = CollectState(obs, reset_next, ep_returns, ep_lengths, policy_state)
     return batch, new_state, episodes
 

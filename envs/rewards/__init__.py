@@ -3,6 +3,10 @@
 A reward is given to an environment either as a callable or as an import path string, so that
 a YAML config can name a user's function: ``"package.module:function"`` or
 ``"package.module:Class.attribute"``.
+
+Text rewards (`envs.rewards.text`) share one protocol, `TextReward`; `build_text_reward` makes
+one from a config value. `RewardModelScorer` (`envs.rewards.reward_model`) is exported lazily
+and left out of `__all__`: importing this package never imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -11,7 +15,20 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["resolve_callable"]
+__all__ = [
+    "CallableReward",
+    "KeywordPresence",
+    "LengthWindow",
+    "RepetitionPenalty",
+    "TextReward",
+    "WeightedSum",
+    "build_text_reward",
+    "check_scores",
+    "check_texts",
+    "evaluate_reward",
+    "resolve_callable",
+    "reward_name",
+]
 
 _FORMAT = "'package.module:function' or 'package.module:Class.attribute'"
 
@@ -56,3 +73,28 @@ def resolve_callable(spec: str | Callable[..., Any]) -> Callable[..., Any]:
     if not callable(obj):
         raise ValueError(f"{spec!r} names a {type(obj).__name__}, which is not callable")
     return obj
+
+
+# Below resolve_callable on purpose: envs.rewards.text imports it from this package.
+from envs.rewards.text import (  # noqa: E402
+    CallableReward,
+    KeywordPresence,
+    LengthWindow,
+    RepetitionPenalty,
+    TextReward,
+    WeightedSum,
+    build_text_reward,
+    check_scores,
+    check_texts,
+    evaluate_reward,
+    reward_name,
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Imports `RewardModelScorer` (torch, transformers) on first use only (PEP 562)."""
+    if name == "RewardModelScorer":
+        from envs.rewards.reward_model import RewardModelScorer
+
+        return RewardModelScorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,294 @@
+"""TokenActorCritic: a causal language model as an ActorCritic for the shared PPO core.
+
+The actor's recurrent state is its KV cache. On the first step of a rollout it reads the
+whole observation (prompt, left-padded) once; after that the text env has appended the
+chosen token as the observation's last column and the actor reads only that token, so the
+env-driven rollout costs what ``model.generate`` costs (tests/rlhf_text/test_policy.py shows
+it yields exactly ``generate``'s tokens, greedy and sampled). Nothing is replayed.
+
+The critic (a transformer with a scalar head, separate weights by default) is not run per
+token: ``act`` returns ``values=None`` and :meth:`TokenActorCritic.rollout_values` scores the
+whole rollout in one forward pass, as DeepSpeed-Chat's ``generate_experience`` does.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from agents.policy import ActOutput, EvalOutput
+from agents.rollout import RolloutBatch
+
+
+@dataclass
+class SamplingConfig:
+    """How the actor picks tokens while collecting rollouts."""
+
+    temperature: float = 1.0
+    """logits are divided by this; PPO's log-probs are those of softmax(logits / temperature)"""
+    top_k: int = 0
+    """keep only the k most likely tokens (0: off); makes sampling differ from the log-probs
+    PPO trains on, so leave it off for PPO"""
+    top_p: float = 1.0
+    """nucleus sampling threshold (1.0: off); same caveat as top_k"""
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k < 0 or not 0.0 < self.top_p <= 1.0:
+            raise ValueError("top_k must be >= 0 and top_p in (0, 1]")
+
+
+@dataclass
+class LMState:
+    """The actor's recurrent state between env steps."""
+
+    cache: Any  # the model's KV cache (a transformers Cache)
+    attention_mask: torch.Tensor  # (B, S) over everything in the cache
+    last_position: torch.Tensor  # (B,) position id of the newest token
+
+
+def value_head(model: nn.Module) -> nn.Linear:
+    """The scalar head of a ``*ForSequenceClassification`` model (``score`` or ``classifier``)."""
+    for name in ("score", "classifier", "v_head"):
+        head = getattr(model, name, None)
+        if isinstance(head, nn.Linear) and head.out_features == 1:
+            return head
+    raise ValueError(
+        f"{type(model).__name__} has no scalar head (score/classifier with 1 output): load the "
+        "critic with AutoModelForSequenceClassification.from_pretrained(..., num_labels=1)"
+    )
+
+
+def disable_dropout(model: nn.Module) -> None:
+    """Switches every dropout off, so that PPO's first minibatch sees ratio 1 exactly.
+
+    TRL and DeepSpeed-Chat (``--disable_actor_dropout``) do the same: with dropout the
+    behaviour policy that sampled a token is not the policy the update scores. Covers
+    ``nn.Dropout`` modules and the float rates attention modules keep (``attention_dropout``).
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        for name in ("attention_dropout", "dropout", "attn_pdrop", "resid_pdrop"):
+            if isinstance(getattr(module, name, None), float):
+                setattr(module, name, 0.0)
+
+
+def _cache_kwarg(model: nn.Module) -> str:
+    """transformers 5 calls the KV cache ``cache``; 4.x called it ``past_key_values``."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of a left-padded batch, as ``generate`` makes them."""
+    positions = attention_mask.long().cumsum(-1) - 1
+    return positions.masked_fill(attention_mask == 0, 0)
+
+
+def _trim_left(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drops the columns that are padding in every row (the env pads to a fixed window)."""
+    used = mask.any(0).nonzero()
+    start = int(used[0]) if used.numel() else 0
+    return ids[:, start:], mask[:, start:].long()
+
+
+class TokenActorCritic(nn.Module):
+    """An actor causal LM and a critic with a scalar value head, for token-level PPO.
+
+    Args:
+        actor: a transformers causal LM (``AutoModelForCausalLM``).
+        critic: a ``*ForSequenceClassification`` model with one label whose head reads every
+            position (values per token), or None to put a fresh scalar head on the actor's
+            last hidden state (shared trunk).
+        sampling: temperature, top-k, top-p used by :meth:`act`.
+    """
+
+    def __init__(
+        self,
+        actor: nn.Module,
+        critic: nn.Module | None = None,
+        sampling: SamplingConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.actor = actor
+        self.critic = critic
+        for model in (actor, critic):
+            if model is not None:
+                disable_dropout(model)
+        self.sampling = sampling or SamplingConfig()
+        if critic is None:
+            hidden = actor.config.hidden_size
+            self.shared_value_head = nn.Linear(hidden, 1)
+            nn.init.zeros_(self.shared_value_head.weight)
+            nn.init.zeros_(self.shared_value_head.bias)
+        else:
+            value_head(critic)  # fail early on a critic without a scalar head
+        self._actor_cache_kwarg = _cache_kwarg(actor)
+        self._warpers = self._make_warpers()
+
+    def _make_warpers(self) -> list[Any]:
+        """transformers' own warpers in ``generate``'s order, so sampling matches it exactly."""
+        from transformers.generation.logits_process import (
+            TemperatureLogitsWarper,
+            TopKLogitsWarper,
+            TopPLogitsWarper,
+        )
+
+        warpers: list[Any] = []
+        if self.sampling.temperature != 1.0:
+            warpers.append(TemperatureLogitsWarper(self.sampling.temperature))
+        if self.sampling.top_k:
+            warpers.append(TopKLogitsWarper(self.sampling.top_k))
+        if self.sampling.top_p < 1.0:
+            warpers.append(TopPLogitsWarper(self.sampling.top_p))
+        return warpers
+
+    # -- collection -------------------------------------------------------------------------
+
+    def _actor_step(
+        self, observations: dict[str, torch.Tensor], state: LMState | None
+    ) -> tuple[torch.Tensor, LMState]:
+        """Next-token logits (B, V) in float32, feeding only what the cache has not seen."""
+        if state is None:
+            ids, mask = _trim_left(observations["input_ids"], observations["attention_mask"])
+            positions = _positions(mask)
+            cache = None
+        else:
+            ids = observations["input_ids"][:, -1:]
+            ones = state.attention_mask.new_ones((ids.shape[0], 1))
+            mask = torch.cat([state.attention_mask, ones], dim=1)
+            positions = (state.last_position + 1)[:, None]
+            cache = state.cache
+        out = self.actor(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+            **{self._actor_cache_kwarg: cache},
+        )
+        new_cache = out["cache"] if "cache" in out else out.get("past_key_values")
+        logits = out.logits[:, -1].to(dtype=torch.float32, copy=True)
+        return logits, LMState(new_cache, mask, positions[:, -1])
+
+    @torch.no_grad()
+    def act(
+        self,
+        observations: dict[str, torch.Tensor],
+        state: LMState | None = None,
+        deterministic: bool = False,
+    ) -> ActOutput:
+        """Sample the next token of every row.
+
+        Args:
+            observations: ``input_ids`` and ``attention_mask``, (B, W) each, from the text env.
+            state: None at the start of a rollout, then the returned state.
+            deterministic: greedy (argmax of the raw logits), as ``generate(do_sample=False)``.
+
+        Returns:
+            tokens (B,), log-probs (B,) under softmax(logits / temperature), ``values=None``
+            (see :meth:`rollout_values`), and the new state.
+        """
+        logits, new_state = self._actor_step(observations, state)
+        if deterministic:
+            tokens = logits.argmax(-1)
+        else:
+            scores = logits
+            for warper in self._warpers:
+                scores = warper(None, scores)
+            probs = F.softmax(scores, dim=-1)
+            tokens = torch.multinomial(probs, num_samples=1).squeeze(1)
+        logprobs = F.log_softmax(logits / self.sampling.temperature, dim=-1)
+        logprob = logprobs.gather(-1, tokens[:, None]).squeeze(-1)
+        return ActOutput(tokens, logprob, None, new_state)
+
+    # -- whole responses --------------------------------------------------------------------
+
+    @staticmethod
+    def sequences(
+        observations: dict[str, torch.Tensor], actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Prompt + response ids and mask, and the prompt width P.
+
+        ``observations`` are the first step's (``[B, 1, W]`` or ``[B, T, W]``: step 0 is
+        used). Tokens after a row's end are kept (causal attention: they cannot change the
+        real tokens' outputs, and the loss masks them).
+        """
+        first = {k: v[:, 0] if v.dim() == 3 else v for k, v in observations.items()}
+        ids, mask = _trim_left(first["input_ids"], first["attention_mask"])
+        full_ids = torch.cat([ids, actions.to(ids.dtype)], dim=1)
+        full_mask = torch.cat([mask, mask.new_ones(actions.shape)], dim=1)
+        return full_ids, full_mask, ids.shape[1]
+
+    def _values(self, ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
+        """V at the last ``keep`` positions, (B, keep)."""
+        positions = _positions(mask)
+        if self.critic is None:
+            out = self.actor(
+                input_ids=ids, attention_mask=mask, position_ids=positions,
+                output_hidden_states=True, use_cache=False, logits_to_keep=1,
+            )  # fmt: skip
+            hidden, head = out.hidden_states[-1], self.shared_value_head
+        else:
+            out = self.critic.base_model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False
+            )
+            hidden, head = out.last_hidden_state, value_head(self.critic)
+        return head(hidden[:, -keep:]).squeeze(-1).float()
+
+    def evaluate(
+        self,
+        observations: dict[str, torch.Tensor],
+        actions: torch.Tensor,
+        extras: dict[str, torch.Tensor] | None = None,
+    ) -> EvalOutput:
+        """Log-probs, entropies and values of whole responses, one forward pass each.
+
+        Args:
+            observations: the rollout's observations (step 0 is used), ``[B, 1 or T, W]``.
+            actions: (B, T) response tokens.
+
+        Returns:
+            logprobs, entropy, values: (B, T) each; position t scores token t given the
+            prompt and tokens before it.
+        """
+        ids, mask, _ = self.sequences(observations, actions)
+        t = actions.shape[1]
+        out = self.actor(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=_positions(mask),
+            use_cache=False,
+            logits_to_keep=t + 1,
+        )
+        logits = out.logits[:, :t].float() / self.sampling.temperature  # (B, T, V)
+        logprobs_all = F.log_softmax(logits, dim=-1)
+        logprobs = logprobs_all.gather(-1, actions[..., None].long()).squeeze(-1)
+        entropy = -(logprobs_all.exp() * logprobs_all).sum(-1)
+        values = self._values(ids, mask, t + 1)[:, :t]
+        return EvalOutput(logprobs=logprobs, entropy=entropy, values=values)
+
+    @torch.no_grad()
+    def rollout_values(self, batch: RolloutBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(values, next_values)``, (B, T) each, of a collected rollout in one pass.
+
+        ``values[:, t]`` is V(prompt + tokens before t) and ``next_values[:, t]`` is
+        V(prompt + tokens up to t), so the last real step's next value is V(final text).
+        """
+        ids, mask, _ = self.sequences(batch.observations, batch.actions)
+        t = batch.actions.shape[1]
+        both = self._values(ids, mask, t + 1)
+        return both[:, :t], both[:, 1:]
+
+    @torch.no_grad()
+    def value(self, observations: dict[str, torch.Tensor], state: Any = None) -> torch.Tensor:
+        """V of (B, W) observations (the critic reads the whole text), (B,)."""
+        ids, mask = _trim_left(observations["input_ids"], observations["attention_mask"])
+        return self._values(ids, mask, 1)[:, 0]

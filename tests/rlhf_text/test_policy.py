@@ -1,0 +1,196 @@
+"""TokenActorCritic on the text env: generate-equivalence, one-pass scoring, the PPO core."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents import ActorCritic, PPOConfig, collect_rollout, compute_gae, ppo_update
+from agents.collect import start_collection, to_tensor
+from envs.text_gen import TextGenVectorEnv
+from rlhf_text.policy import SamplingConfig, TokenActorCritic
+from rlhf_text.tiny import TinyModelConfig, tiny_value_model
+
+PROMPTS = ["Human: Why is the sky blue? Assistant:", "the cat", "How do I store bread?", "Water"]
+
+
+def words(prompts: list[str], responses: list[str]) -> list[float]:
+    return [float(len(response.split())) for response in responses]
+
+
+def make_env(tokenizer, num_envs: int = 4, max_new_tokens: int = 12) -> TextGenVectorEnv:
+    return TextGenVectorEnv(
+        num_envs, tokenizer, PROMPTS, words, max_prompt_len=16, max_new_tokens=max_new_tokens
+    )
+
+
+def drive_env(policy, env, prompts, max_new_tokens, deterministic):
+    """Token by token through the env; returns each row's tokens up to and with its end."""
+    obs, _ = env.reset(options={"prompts": prompts})
+    state, tokens, ended = None, [[] for _ in prompts], np.zeros(len(prompts), bool)
+    for _ in range(max_new_tokens):
+        out = policy.act(to_tensor(obs), state, deterministic=deterministic)
+        state = out.state
+        for row in np.flatnonzero(~ended):
+            tokens[row].append(int(out.actions[row]))
+        obs, _, terminated, truncated, _ = env.step(out.actions.numpy())
+        ended |= terminated | truncated
+        if ended.all():
+            break
+    return tokens
+
+
+def generate_tokens(model, tokenizer, prompts, max_new_tokens, sampling, do_sample):
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True)
+    out = model.generate(
+        **inputs,
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        temperature=sampling.temperature,
+        top_k=sampling.top_k or None,
+        top_p=sampling.top_p,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    tokens = []
+    for row in out[:, inputs["input_ids"].shape[1] :].tolist():
+        if tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id) + 1]
+        tokens.append(row)
+    return tokens
+
+
+@pytest.mark.parametrize(
+    ("sampling", "do_sample"),
+    [
+        (SamplingConfig(), False),
+        (SamplingConfig(), True),
+        (SamplingConfig(temperature=0.7, top_k=20, top_p=0.9), True),
+    ],
+    ids=["greedy", "sampled", "temperature-topk-topp"],
+)
+def test_env_driven_tokens_equal_generate(tiny_tokenizer, tiny_lm, sampling, do_sample) -> None:
+    policy = TokenActorCritic(tiny_lm, sampling=sampling)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        ours = drive_env(policy, make_env(tiny_tokenizer), PROMPTS, 12, not do_sample)
+        torch.manual_seed(seed)
+        theirs = generate_tokens(tiny_lm, tiny_tokenizer, PROMPTS, 12, sampling, do_sample)
+        assert ours == theirs
+
+
+def test_eos_within_the_batch_matches_generate(tiny_tokenizer, tiny_lm) -> None:
+    # A model that says EOS often: rows end at different steps, as in real rollouts.
+    model = type(tiny_lm)(tiny_lm.config).eval()
+    model.load_state_dict(tiny_lm.state_dict())
+    head = torch.nn.Linear(model.config.n_embd, model.config.vocab_size, bias=True)
+    head.weight = model.lm_head.weight
+    with torch.no_grad():
+        head.bias.zero_()
+        head.bias[tiny_tokenizer.eos_token_id] = 4.0
+    model.lm_head = head
+    policy = TokenActorCritic(model)
+    lengths = set()
+    for seed in range(4):
+        torch.manual_seed(seed)
+        ours = drive_env(policy, make_env(tiny_tokenizer), PROMPTS, 12, False)
+        torch.manual_seed(seed)
+        theirs = generate_tokens(model, tiny_tokenizer, PROMPTS, 12, SamplingConfig(), True)
+        assert ours == theirs
+        lengths |= {len(row) for row in ours}
+    assert len(lengths) > 2  # rows really ended at different steps
+
+
+def test_is_an_actor_critic(tiny_lm) -> None:
+    assert isinstance(TokenActorCritic(tiny_lm), ActorCritic)
+
+
+def collect(policy, env, max_new_tokens=12, seed=0):
+    torch.manual_seed(seed)
+    state = start_collection(env, seed=seed)
+    return collect_rollout(env, policy, max_new_tokens, state, keep_observations="first_step")
+
+
+def test_collect_rollout_one_episode_per_row(tiny_tokenizer, tiny_lm) -> None:
+    env = make_env(tiny_tokenizer, max_new_tokens=12)
+    batch, state, episodes = collect(TokenActorCritic(tiny_lm), env)
+    b, t = batch.shape
+    assert b == 4 and t <= 12
+    assert batch.observations["input_ids"].shape == (4, 1, 28)  # first step only
+    lengths = batch.mask.sum(1).long()
+    assert lengths.tolist() == env.batch.response_length.tolist()
+    for row, length in enumerate(lengths.tolist()):
+        last = length - 1
+        ended = bool(batch.terminated[row, last] or batch.truncated[row, last])
+        assert ended and batch.mask[row, length:].sum() == 0
+        # the env's score lands on the last real response token, nowhere else
+        response = tokenizer_decode(env, batch.actions[row, :length])
+        assert batch.rewards[row, last] == len(response.split())
+        assert batch.rewards[row, :last].abs().sum() == 0
+    assert len(episodes.returns) == 4
+    assert state.reset_next.all()
+    with pytest.raises(ValueError, match="start_collection"):
+        collect_rollout(env, TokenActorCritic(tiny_lm), 12, state)
+
+
+def tokenizer_decode(env, tokens: torch.Tensor) -> str:
+    return env.tokenizer.decode(tokens.tolist(), skip_special_tokens=True)
+
+
+def test_logprobs_from_act_equal_the_one_pass_evaluate(tiny_tokenizer, tiny_lm) -> None:
+    sampling = SamplingConfig(temperature=0.8)
+    policy = TokenActorCritic(tiny_lm, tiny_value_model(tiny_tokenizer, _small()), sampling)
+    batch, _, _ = collect(policy, make_env(tiny_tokenizer))
+    with torch.no_grad():
+        new = policy.evaluate(batch.observations, batch.actions, batch.extras)
+    real = batch.mask > 0
+    torch.testing.assert_close(new.logprobs[real], batch.logprobs[real], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(new.values[real], batch.values[real])
+    assert (new.entropy[real] > 0).all()
+
+
+def _small() -> TinyModelConfig:
+    return TinyModelConfig(n_layer=2, n_embd=32, n_head=2)
+
+
+@pytest.mark.parametrize("separate_critic", [True, False])
+def test_rollout_values_equal_the_critic_on_each_prefix(
+    tiny_tokenizer, tiny_lm, separate_critic
+) -> None:
+    critic = tiny_value_model(tiny_tokenizer, _small(), seed=1) if separate_critic else None
+    policy = TokenActorCritic(tiny_lm, critic)
+    if not separate_critic:
+        torch.nn.init.normal_(policy.shared_value_head.weight)
+    env = make_env(tiny_tokenizer, max_new_tokens=6)
+    batch, _, _ = collect(policy, env, max_new_tokens=6)
+    first = {k: v[:, 0] for k, v in batch.observations.items()}
+    for row in range(batch.shape[0]):
+        prompt_ids = first["input_ids"][row][first["attention_mask"][row] > 0]
+        for t in range(int(batch.mask[row].sum())):
+            ids = torch.cat([prompt_ids, batch.actions[row, :t]])[None]
+            obs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+            torch.testing.assert_close(batch.values[row, t], policy.value(obs)[0], atol=1e-5,
+                                       rtol=1e-4)  # fmt: skip
+            ids = torch.cat([prompt_ids, batch.actions[row, : t + 1]])[None]
+            obs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+            torch.testing.assert_close(batch.next_values[row, t], policy.value(obs)[0],
+                                       atol=1e-5, rtol=1e-4)  # fmt: skip
+
+
+def test_ppo_update_on_text_rows(tiny_tokenizer, tiny_lm) -> None:
+    actor = type(tiny_lm)(tiny_lm.config)
+    actor.load_state_dict(tiny_lm.state_dict())
+    policy = TokenActorCritic(actor, tiny_value_model(tiny_tokenizer, _small()))
+    batch, _, _ = collect(policy, make_env(tiny_tokenizer))
+    terminal = batch.terminated | batch.truncated  # the score is the whole return
+    batch.advantages, batch.returns = compute_gae(
+        batch.rewards, batch.values, batch.next_values, terminal, torch.zeros_like(terminal),
+        batch.mask, gamma=1.0, gae_lambda=0.95,
+    )  # fmt: skip
+    before = [p.detach().clone() for p in policy.parameters()]
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    config = PPOConfig(update_epochs=1, num_minibatches=1, minibatch_over="rows")
+    metrics = ppo_update(policy, optimizer, batch, config, torch.Generator().manual_seed(0))
+    assert metrics["policy/approx_kl"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["policy/clipfrac"] == 0.0
+    assert any(not torch.equal(a, b) for a, b in zip(before, policy.parameters(), strict=True))
