@@ -79,6 +79,31 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported annotation {_type_name(tp)}")
 
 
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _with_field_defaults(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """A mapping given for a nested dataclass field overrides that field's *default value*
+    (which may differ from its class's defaults, e.g. text PPO's coefficients), not the
+    class defaults."""
+    out = dict(data)
+    for f in dataclasses.fields(cls):
+        value = data.get(f.name)
+        if not isinstance(value, dict) or f.default_factory is dataclasses.MISSING:
+            continue
+        default = f.default_factory()
+        if dataclasses.is_dataclass(default):
+            out[f.name] = _deep_merge(to_dict(default), value)
+    return out
+
+
 def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types."""
     hints = typing.get_type_hints(cls)
@@ -89,6 +114,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
             f"unknown config key {prefix}{unknown[0]!s} (known in {cls.__name__}: "
             f"{', '.join(sorted(names))})"
         )
+    data = _with_field_defaults(cls, data)
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
     try:
         return cls(**kwargs)

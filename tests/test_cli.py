@@ -29,7 +29,7 @@ def test_train_eval_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "trained 256 steps" in capsys.readouterr().out
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["env"]["num_envs"] == 2 and saved["run"]["total_timesteps"] == 256
-    assert saved["env"]["kwargs"] == {"control_mode": "position"}  # from the YAML file
+    assert saved["env"]["kwargs"] == {"control_mode": "position", "success_bonus": 1.0}
     assert (run_dir / "checkpoint.pt").is_file() and any((run_dir / "tb").iterdir())
 
     assert main(["arm", "eval", "--checkpoint", str(run_dir), "--episodes", "3"]) == 0

@@ -76,3 +76,17 @@ def test_shipped_arm_configs_load():
     assert configs, "configs/arm/*.yaml missing"
     for path in configs:
         load_config(ContinuousConfig, path)
+
+
+def test_a_nested_override_keeps_the_fields_own_defaults() -> None:
+    from dataclasses import dataclass, field
+
+    from agents.ppo import PPOConfig
+
+    @dataclass
+    class Outer:
+        ppo: PPOConfig = field(default_factory=lambda: PPOConfig(update_epochs=1, gamma=1.0))
+
+    config = load_config(Outer, None, ["ppo.clip_coef=0.1"])
+    assert config.ppo.clip_coef == 0.1
+    assert config.ppo.update_epochs == 1 and config.ppo.gamma == 1.0  # not PPOConfig's 10, 0.99
