@@ -1,0 +1,425 @@
+"""Preference data for the three text steps: SFT on chosen, a pairwise reward model, PPO.
+
+Rows follow the Dahoas/rm-static schema: ``prompt`` is the dialogue so far, ending in an open
+Assistant turn (``"\\n\\nHuman: How do I bake bread?\\n\\nAssistant:"``), and ``chosen`` and
+``rejected`` are two continuations (``" You need flour, ..."``), so ``prompt + chosen`` is the
+whole chosen dialogue. Other fields (rm-static's ``response``, which repeats ``chosen``) are
+ignored.
+
+Sources (:attr:`DataConfig.source`):
+
+| source         | rows                                                 | eval rows            |
+|----------------|------------------------------------------------------|----------------------|
+| ``"embedded"`` | :func:`rlhf_text.default_data.embedded_rows` (seed)  | carved, by question  |
+| ``*.jsonl``    | one JSON object per line                             | carved, by prompt    |
+| ``*.json``     | a list of objects, or ``{"train": [...], ...}``      | named key, or carved |
+| ``*.parquet``  | one row per record (pyarrow)                         | carved, by prompt    |
+| anything else  | hub: ``datasets.load_dataset(source, split=split)``  | named, or carved     |
+
+A row is bad when it is not a mapping, lacks one of the three fields, has one that is not a
+string or is blank, or has ``chosen == rejected`` (after stripping whitespace). Bad rows are
+never dropped silently: with ``on_bad_rows="error"`` one ``ValueError`` lists them (split, row
+number from 1 (for JSON Lines, the line number), reason); with ``"skip"`` they are dropped,
+logged and kept in :attr:`DataReport.bad_rows`.
+
+Without an eval split, :func:`load_preference_data` holds out a seeded ``eval_fraction`` of the
+prompts (of the questions, per topic, for the embedded data, so paraphrases stay together):
+every row of a held-out prompt goes to eval, so eval prompts are never train prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+logger = logging.getLogger(__name__)
+
+TEXT_FIELDS = ("prompt", "chosen", "rejected")
+LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
+MAX_LISTED_BAD_ROWS = 20
+"""How many bad rows the error message lists before "... and N more"."""
+
+
+@dataclass
+class DataConfig:
+    """Where the preference rows come from and how they are split and checked."""
+
+    source: str = "embedded"
+    """``"embedded"`` (the built-in dataset), a local ``.jsonl``/``.json``/``.parquet`` file, or
+    a Hugging Face hub dataset name such as ``"Dahoas/rm-static"``"""
+    split: str = "train"
+    """the training split of a hub dataset or of a ``{"train": [...], ...}`` JSON file"""
+    eval_split: str | None = None
+    """the eval split of a hub dataset or split-keyed JSON file (``"test"`` for rm-static);
+    None carves ``eval_fraction`` out of the training rows instead"""
+    eval_fraction: float = 0.1
+    """share of prompts held out for eval when ``eval_split`` is None (0 for no eval rows)"""
+    on_bad_rows: Literal["error", "skip"] = "error"
+    """'error' raises one ValueError listing every bad row; 'skip' drops and reports them"""
+    max_rows: int | None = None
+    """read at most this many rows of each split (the first ones), None for all"""
+    seed: int = 0
+    """seeds the held-out carve and the embedded data"""
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            raise ValueError("source must not be empty")
+        if self.on_bad_rows not in ("error", "skip"):
+            raise ValueError(f"on_bad_rows must be 'error' or 'skip', got {self.on_bad_rows!r}")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        if self.max_rows is not None and self.max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1 or None, got {self.max_rows}")
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One comparison: two continuations of the same prompt, the first preferred."""
+
+    prompt: str
+    """the dialogue so far, ending in ``"\\n\\nAssistant:"``"""
+    chosen: str
+    """the preferred continuation"""
+    rejected: str
+    """the other continuation"""
+
+    @property
+    def chosen_text(self) -> str:
+        """The whole chosen dialogue, ``prompt + chosen`` (what SFT trains on)."""
+        return self.prompt + self.chosen
+
+    @property
+    def rejected_text(self) -> str:
+        """The whole rejected dialogue, ``prompt + rejected``."""
+        return self.prompt + self.rejected
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that failed validation."""
+
+    split: str
+    row: int
+    """1-based row number in its split (the line number for JSON Lines)"""
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.split} row {self.row}: {self.reason}"
+
+
+@dataclass
+class DataReport:
+    """What loading did: counts for logs and metrics, and every skipped row with its reason."""
+
+    source: str
+    loaded: int = 0
+    """rows read (after ``max_rows``), good and bad, over all splits"""
+    capped: int = 0
+    """rows left unread because of ``max_rows``"""
+    bad_rows: list[BadRow] = field(default_factory=list)
+    """rows dropped with ``on_bad_rows="skip"``"""
+    train_rows: int = 0
+    eval_rows: int = 0
+    train_prompts: int = 0
+    """distinct training prompts"""
+    eval_prompts: int = 0
+    """distinct eval prompts"""
+    shared_prompts: int = 0
+    """prompts in both splits (0 for a carved split; a named eval split may share some)"""
+    truncated: int = 0
+    """examples cut by :func:`fit_to_length`; the tokenizing step adds to it"""
+
+    @property
+    def skipped(self) -> int:
+        """Number of bad rows dropped."""
+        return len(self.bad_rows)
+
+    def metrics(self) -> dict[str, float]:
+        """The counts under ``data/`` keys, for the metrics logger."""
+        names = ("loaded", "capped", "skipped", "train_rows", "eval_rows", "train_prompts")
+        names += ("eval_prompts", "shared_prompts", "truncated")
+        return {f"data/{name}": float(getattr(self, name)) for name in names}
+
+    def summary(self) -> str:
+        """One line for the log."""
+        return (
+            f"{self.source}: {self.loaded} rows read, {self.skipped} bad rows skipped, "
+            f"{self.capped} beyond max_rows; train {self.train_rows} rows / "
+            f"{self.train_prompts} prompts, eval {self.eval_rows} rows / {self.eval_prompts} "
+            f"prompts"
+        )
+
+
+@dataclass
+class PreferenceData:
+    """Training and held-out comparisons, and the report of how they were loaded."""
+
+    train: list[PreferencePair]
+    eval: list[PreferencePair]
+    report: DataReport
+
+
+class FittedIds(NamedTuple):
+    """A prompt + response fitted to a length budget by :func:`fit_to_length`."""
+
+    ids: list[int]
+    """the kept prompt tokens followed by the kept response tokens"""
+    prompt_length: int
+    """how many of ``ids`` are prompt tokens"""
+    truncated: bool
+    """whether anything was cut"""
+
+
+def fit_to_length(
+    prompt_ids: Sequence[int], response_ids: Sequence[int], max_prompt_len: int, max_len: int
+) -> FittedIds:
+    """Fit one example into ``max_len`` tokens; the single truncation rule of the text steps.
+
+    The prompt is cut from the left (keeping its end, the most recent turns) to at most
+    ``max_prompt_len`` tokens, then the response is cut from the right so the whole fits
+    ``max_len``. A response therefore always has at least ``max_len - max_prompt_len`` tokens
+    of room; an EOS at its end is lost when it is cut. The caller counts the ``truncated``
+    examples (into :attr:`DataReport.truncated`) so that cuts are never silent.
+
+    Args:
+        prompt_ids: token ids of the prompt (a list or tuple; call ``.tolist()`` on tensors).
+        response_ids: token ids of the response (may be empty: a PPO prompt alone).
+        max_prompt_len: most prompt tokens kept, >= 1.
+        max_len: most tokens in all, >= ``max_prompt_len``.
+
+    Returns:
+        ``FittedIds(ids, prompt_length, truncated)`` with ``len(ids) <= max_len``.
+
+    Raises:
+        ValueError: if not ``1 <= max_prompt_len <= max_len``.
+    """
+    if not 1 <= max_prompt_len <= max_len:
+        raise ValueError(
+            f"need 1 <= max_prompt_len <= max_len, got max_prompt_len={max_prompt_len}, "
+            f"max_len={max_len}"
+        )
+    prompt = list(prompt_ids[-max_prompt_len:])
+    response = list(response_ids[: max_len - len(prompt)])
+    truncated = len(prompt) < len(prompt_ids) or len(response) < len(response_ids)
+    return FittedIds(prompt + response, len(prompt), truncated)
+
+
+def prompts(
+    data: PreferenceData | Sequence[PreferencePair], split: Literal["train", "eval"] = "train"
+) -> list[str]:
+    """The distinct prompt texts, in first-seen order (the PPO step's and text env's prompts).
+
+    Args:
+        data: loaded data (``split`` picks its train or eval pairs) or a sequence of pairs.
+        split: ``"train"`` or ``"eval"``; ignored when ``data`` is a sequence of pairs.
+    """
+    if isinstance(data, PreferenceData):
+        if split not in ("train", "eval"):
+            raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+        data = data.train if split == "train" else data.eval
+    return list(dict.fromkeys(pair.prompt for pair in data))
+
+
+def row_problems(row: Any) -> list[str]:
+    """Why ``row`` is not a valid preference row (an empty list when it is)."""
+    if not isinstance(row, dict):
+        return [f"not a JSON object (got {type(row).__name__})"]
+    problems = []
+    for name in TEXT_FIELDS:
+        value = row.get(name)
+        if name not in row:
+            problems.append(f"missing field {name!r}")
+        elif not isinstance(value, str):
+            problems.append(f"{name!r} is not a string (got {type(value).__name__})")
+        elif not value.strip():
+            problems.append(f"{name!r} is empty")
+    if not problems and row["chosen"].strip() == row["rejected"].strip():
+        problems.append("chosen == rejected")
+    return problems
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
+    """(line number, row) for each non-blank line; a line that is not JSON stays as its error."""
+    rows: list[tuple[int, Any]] = []
+    with path.open(encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as err:
+                    rows.append((number, err))
+    return rows
+
+
+def _read_json(path: Path, names: dict[str, str]) -> dict[str, list[Any]]:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON: {err}") from err
+    if isinstance(content, list):
+        if "eval" in names:
+            raise ValueError(f"{path} holds one list of rows, so it has no split {names['eval']!r}")
+        return {"train": content}
+    if not isinstance(content, dict):
+        raise ValueError(f"{path}: expected a list of rows or a mapping of split names to rows")
+    for name in names.values():
+        if not isinstance(content.get(name), list):
+            raise ValueError(f"{path}: no split {name!r} (a list of rows); has {sorted(content)}")
+    return {role: content[name] for role, name in names.items()}
+
+
+def _read_parquet(path: Path) -> list[Any]:
+    try:
+        import pyarrow.parquet as pq  # only parquet sources need pyarrow
+    except ImportError as err:
+        raise ImportError(f"reading {path} needs pyarrow: pip install pyarrow") from err
+    return pq.read_table(path).to_pylist()
+
+
+def _read_source(config: DataConfig) -> dict[str, list[tuple[int, Any]]]:
+    """Numbered raw rows per role: ``"train"``, and ``"eval"`` for a named eval split."""
+    source, names = config.source, {"train": config.split}
+    if config.eval_split is not None:
+        if source == "embedded" or source.endswith((".jsonl", ".parquet")):
+            raise ValueError(f"{source} has no named splits: use eval_fraction, not eval_split")
+        names["eval"] = config.eval_split
+    if source == "embedded":
+        from rlhf_text.default_data import embedded_rows
+
+        raw = {"train": embedded_rows(config.seed)}
+    elif source.endswith(LOCAL_SUFFIXES):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"data file not found: {path}")
+        if path.suffix == ".jsonl":
+            return {"train": _read_jsonl(path)}
+        raw = _read_json(path, names) if path.suffix == ".json" else {"train": _read_parquet(path)}
+    else:
+        import datasets  # imported here: only hub sources need it, and it is slow to import
+
+        raw = {role: list(datasets.load_dataset(source, split=n)) for role, n in names.items()}
+    return {role: list(enumerate(rows, start=1)) for role, rows in raw.items()}
+
+
+def _check_rows(
+    config: DataConfig, numbered: dict[str, list[tuple[int, Any]]], report: DataReport
+) -> dict[str, list[tuple[PreferencePair, dict[str, Any]]]]:
+    """Validate every row; raise once listing all bad rows, or drop and record them."""
+    kept: dict[str, list[tuple[PreferencePair, dict[str, Any]]]] = {}
+    bad: list[BadRow] = []
+    for role, rows in numbered.items():
+        kept[role] = []
+        for number, row in rows:
+            if isinstance(row, json.JSONDecodeError):
+                problems = [f"not valid JSON ({row.msg})"]
+            else:
+                problems = row_problems(row)
+            if problems:
+                split = config.split if role == "train" else str(config.eval_split)
+                bad.append(BadRow(split, number, "; ".join(problems)))
+            else:
+                pair = PreferencePair(row["prompt"], row["chosen"], row["rejected"])
+                kept[role].append((pair, row))
+    if bad:
+        more = len(bad) - MAX_LISTED_BAD_ROWS
+        listed = "".join(f"\n  {b}" for b in bad[:MAX_LISTED_BAD_ROWS])
+        listed += f"\n  ... and {more} more" if more > 0 else ""
+        if config.on_bad_rows == "error":
+            raise ValueError(
+                f"{config.source}: {len(bad)} bad rows (on_bad_rows='skip' drops them):{listed}"
+            )
+        logger.warning("%s: skipped %d bad rows:%s", config.source, len(bad), listed)
+    report.bad_rows.extend(bad)
+    return kept
+
+
+def held_out_groups(
+    groups: Sequence[str], eval_fraction: float, seed: int, strata: Sequence[str] | None = None
+) -> set[str]:
+    """Pick the held-out groups: ``round(eval_fraction * n)`` of the ``n`` in each stratum.
+
+    Groups are sorted before a ``random.Random(seed)`` sample, so the choice depends only on
+    which groups there are, not on row order. Each stratum with at least two groups keeps at
+    least one group on each side when ``eval_fraction > 0``.
+
+    Args:
+        groups: the group of each row (the prompt, or a question id); repeats are fine.
+        eval_fraction: share of groups to hold out, in [0, 1).
+        seed: seeds the sample.
+        strata: the stratum of each row (e.g. its topic), or None for one stratum.
+    """
+    strata = [""] * len(groups) if strata is None else strata
+    by_stratum: dict[str, set[str]] = {}
+    for group, stratum in zip(groups, strata, strict=True):
+        by_stratum.setdefault(stratum, set()).add(group)
+    rng = random.Random(seed)
+    held: set[str] = set()
+    for stratum in sorted(by_stratum):
+        members = sorted(by_stratum[stratum])
+        count = round(eval_fraction * len(members))
+        if eval_fraction > 0 and len(members) >= 2:
+            count = min(max(count, 1), len(members) - 1)
+        held.update(rng.sample(members, count))
+    return held
+
+
+def _carve(
+    config: DataConfig, kept: list[tuple[PreferencePair, dict[str, Any]]]
+) -> tuple[list[PreferencePair], list[PreferencePair]]:
+    """Split rows into train and eval by group (prompt; question per topic when embedded)."""
+    if config.source == "embedded":
+        groups = [row["question_id"] for _, row in kept]
+        strata: list[str] | None = [row["topic"] for _, row in kept]
+    else:
+        groups, strata = [pair.prompt for pair, _ in kept], None
+    held = held_out_groups(groups, config.eval_fraction, config.seed, strata)
+    train: list[PreferencePair] = []
+    evaluation: list[PreferencePair] = []
+    for (pair, _), group in zip(kept, groups, strict=True):
+        (evaluation if group in held else train).append(pair)
+    return train, evaluation
+
+
+def load_preference_data(config: DataConfig) -> PreferenceData:
+    """Read, validate and split preference rows as ``config`` says.
+
+    Args:
+        config: the source, splits, bad-row policy, row cap and seed.
+
+    Returns:
+        Train and eval :class:`PreferencePair` lists in source order, and a :class:`DataReport`.
+
+    Raises:
+        ValueError: bad rows with ``on_bad_rows="error"`` (all listed with row numbers), a
+            malformed JSON file, a missing JSON split, or ``eval_split`` for a source without
+            named splits, or no valid training row at all.
+        FileNotFoundError: a local data file that does not exist.
+    """
+    report = DataReport(source=config.source)
+    numbered = _read_source(config)
+    for role, rows in numbered.items():
+        if config.max_rows is not None and len(rows) > config.max_rows:
+            report.capped += len(rows) - config.max_rows
+            numbered[role] = rows[: config.max_rows]
+        report.loaded += len(numbered[role])
+    kept = _check_rows(config, numbered, report)
+    if "eval" in kept:
+        train = [pair for pair, _ in kept["train"]]
+        evaluation = [pair for pair, _ in kept["eval"]]
+    else:
+        train, evaluation = _carve(config, kept["train"])
+    train_prompts, eval_prompts = set(prompts(train)), set(prompts(evaluation))
+    report.train_rows, report.eval_rows = len(train), len(evaluation)
+    report.train_prompts, report.eval_prompts = len(train_prompts), len(eval_prompts)
+    report.shared_prompts = len(train_prompts & eval_prompts)
+    if report.shared_prompts:
+        logger.warning("%s: %d eval prompts also in train", config.source, report.shared_prompts)
+    if not train:
+        raise ValueError(f"{config.source}: no training rows left ({report.summary()})")
+    logger.info(report.summary())
+    return PreferenceData(train=train, eval=evaluation, report=report)
