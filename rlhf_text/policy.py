@@ -82,6 +82,8 @@ def disable_dropout(model: nn.Module) -> None:
 
 def _cache_kwarg(model: nn.Module) -> str:
     """transformers 5 calls the KV cache ``cache``; 4.x called it ``past_key_values``."""
+    if hasattr(model, "get_base_model"):  # a peft model passes the kwargs through
+        model = model.get_base_model()
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 

@@ -1,0 +1,148 @@
+"""What people write by hand after a DeepSpeed-Chat run, written for them.
+
+- :func:`held_out_metrics`: the mean reward-model score of sampled responses to held-out
+  prompts and their KL to the reference (the numbers that say whether PPO helped).
+- :func:`answers_table`: the same held-out prompts answered by base, SFT and PPO models.
+- :func:`score_table`: reward-model scores of good (chosen) and bad (rejected) answers.
+- :func:`plot_curves`: PNG plots of actor loss, critic loss and reward score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlhf_text.ppo import sequence_logprobs
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split())
+
+
+@torch.no_grad()
+def generate_responses(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    do_sample: bool = False,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> tuple[list[str], list[torch.Tensor]]:
+    """Responses (text, and token ids without padding) to ``prompts``, greedy or sampled."""
+    torch.manual_seed(seed)
+    texts, token_ids = [], []
+    for start in range(0, len(prompts), batch_size):
+        chunk = list(prompts[start : start + batch_size])
+        inputs = tokenizer(chunk, return_tensors="pt", padding=True)
+        out = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=do_sample, top_k=None,
+            pad_token_id=tokenizer.pad_token_id,
+        )  # fmt: skip
+        for row in out[:, inputs["input_ids"].shape[1] :]:
+            ids = row.tolist()
+            if tokenizer.eos_token_id in ids:
+                ids = ids[: ids.index(tokenizer.eos_token_id) + 1]
+            token_ids.append(torch.tensor(ids, dtype=torch.long))
+            texts.append(tokenizer.decode(ids, skip_special_tokens=True))
+    return texts, token_ids
+
+
+@torch.no_grad()
+def kl_to_reference(
+    model, reference, tokenizer, prompts: Sequence[str], responses: Sequence[torch.Tensor]
+) -> float:
+    """Mean over responses of ``sum_t log pi(y_t) - log ref(y_t)``: with responses sampled
+    from ``model``, an unbiased estimate of KL(model || reference) per response."""
+    total = []
+    for prompt, response in zip(prompts, responses, strict=True):
+        if response.numel() == 0:
+            total.append(0.0)
+            continue
+        prompt_ids = torch.tensor(tokenizer(prompt)["input_ids"], dtype=torch.long)
+        ids = torch.cat([prompt_ids, response])[None]
+        mask = torch.ones_like(ids)
+        logp = sequence_logprobs(model, ids, mask, response.numel())
+        ref_logp = sequence_logprobs(reference, ids, mask, response.numel())
+        total.append(float((logp - ref_logp).sum()))
+    return float(np.mean(total))
+
+
+def held_out_metrics(
+    model, reference, tokenizer, scorer, prompts: Sequence[str], max_new_tokens: int, seed: int
+) -> dict[str, float]:
+    """Mean score of sampled responses (and of greedy ones) and the sampled KL to reference."""
+    sampled, sampled_ids = generate_responses(
+        model, tokenizer, prompts, max_new_tokens, do_sample=True, seed=seed
+    )
+    greedy, _ = generate_responses(model, tokenizer, prompts, max_new_tokens, do_sample=False)
+    scores = scorer.score(list(prompts), sampled)
+    greedy_scores = scorer.score(list(prompts), greedy)
+    return {
+        "score_mean": float(np.mean(scores)),
+        "score_std": float(np.std(scores)),
+        "greedy_score_mean": float(np.mean(greedy_scores)),
+        "kl_to_reference": kl_to_reference(model, reference, tokenizer, prompts, sampled_ids),
+        "response_words": float(np.mean([len(r.split()) for r in sampled])),
+    }
+
+
+def answers_table(
+    answers: dict[str, list[str]], prompts: Sequence[str], scores: dict[str, Sequence[float]]
+) -> str:
+    """Markdown: one row per prompt, one column per model (answer and its score)."""
+    names = list(answers)
+    lines = ["| prompt | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for i, prompt in enumerate(prompts):
+        cells = [f"{_cell(answers[n][i])} *({scores[n][i]:+.2f})*" for n in names]
+        lines.append(f"| {_cell(prompt)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def score_table(scorer, prompts: Sequence[str], good: Sequence[str], bad: Sequence[str]) -> str:
+    """Markdown: the reward model's score of a good and a bad answer to each prompt."""
+    good_scores = scorer.score(list(prompts), list(good))
+    bad_scores = scorer.score(list(prompts), list(bad))
+    lines = [
+        "| prompt | good answer | score | bad answer | score |",
+        "|---|---|---:|---|---:|",
+    ]
+    for prompt, g, gs, b, bs in zip(prompts, good, good_scores, bad, bad_scores, strict=True):
+        lines.append(f"| {_cell(prompt)} | {_cell(g)} | {gs:+.2f} | {_cell(b)} | {bs:+.2f} |")
+    return "\n".join(lines)
+
+
+def plot_curves(
+    history: list[dict[str, float]],
+    keys: dict[str, str],
+    path: str | Path,
+    x_key: str = "iteration",
+    title: str = "",
+) -> Path:
+    """One PNG with a panel per metric (``keys``: metric key -> panel title)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    present = {k: v for k, v in keys.items() if any(k in row for row in history)}
+    if not present:
+        raise ValueError(f"none of {list(keys)} is in the history")
+    fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.2), squeeze=False)
+    for ax, (key, label) in zip(axes[0], present.items(), strict=True):
+        rows = [row for row in history if key in row]
+        ax.plot([row[x_key] for row in rows], [row[key] for row in rows], color="tab:blue")
+        ax.set_title(label)
+        ax.set_xlabel(x_key)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
