@@ -90,3 +90,10 @@ def test_a_nested_override_keeps_the_fields_own_defaults() -> None:
     config = load_config(Outer, None, ["ppo.clip_coef=0.1"])
     assert config.ppo.clip_coef == 0.1
     assert config.ppo.update_epochs == 1 and config.ppo.gamma == 1.0  # not PPOConfig's 10, 0.99
+
+
+def test_exponent_without_a_dot_is_a_number() -> None:
+    config = load_config(ContinuousConfig, None, ["run.learning_rate=2e-3"])
+    assert config.run.learning_rate == 0.002
+    with pytest.raises(ConfigError, match="run.learning_rate"):
+        load_config(ContinuousConfig, None, ["run.learning_rate=fast"])

@@ -1,0 +1,435 @@
+"""TrainEngine: one trainable model with its optimiser and LR schedule, plain or DeepSpeed.
+
+Every text step trains through this one interface (PPO holds two: actor and critic)::
+
+    engine = TrainEngine(model, OptimConfig(), total_steps, deepspeed_config=None)
+    loss = loss_fn(engine.module(**batch))   # call forward on .module
+    engine.backward(loss)
+    grad_norm = engine.step()                # clip, optimiser step, LR step, zero grads
+
+Plain PyTorch: AdamW, gradients accumulated over ``gradient_accumulation_steps`` calls (the
+loss is divided by it, as DeepSpeed does), clipped to ``max_grad_norm``, and one atomic
+``torch.save`` for checkpoints. DeepSpeed (a JSON path or a dict): ``deepspeed.initialize``
+with ZeRO stage 0-3, bf16 or optimizer offload as the config says; this module fills the keys
+the config leaves out or sets to ``"auto"`` from :class:`OptimConfig` (see
+:func:`build_deepspeed_config`). DeepSpeed is imported only when a config is given.
+
+Weight decay applies to matrices only: biases and LayerNorm weights (1-D parameters) are
+not decayed, as in DeepSpeed-Chat's ``get_optimizer_grouped_parameters``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from agents.checkpoint import load_checkpoint, save_checkpoint
+
+logger = logging.getLogger(__name__)
+
+PLAIN_CHECKPOINT = "engine.pt"
+"""the plain engine's checkpoint file inside a checkpoint directory"""
+DEEPSPEED_LATEST = "latest"
+"""the file DeepSpeed writes naming its newest checkpoint tag"""
+
+
+@dataclass
+class OptimConfig:
+    """AdamW, the learning-rate schedule, clipping and accumulation of one trained model."""
+
+    learning_rate: float = 1e-4
+    """peak AdamW step size (reached after warmup)"""
+    weight_decay: float = 0.0
+    """AdamW decoupled weight decay of matrices (not biases or LayerNorm weights)"""
+    adam_betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW moment decay rates (DeepSpeed-Chat's 0.9, 0.95)"""
+    adam_eps: float = 1e-8
+    """AdamW denominator epsilon"""
+    lr_scheduler: Literal["constant", "linear", "cosine"] = "cosine"
+    """decay after warmup: none, linear to 0, or half a cosine to 0 at the last step"""
+    warmup_steps: int = 0
+    """optimiser steps of linear warmup from 0 to ``learning_rate``"""
+    max_grad_norm: float | None = 1.0
+    """clip the global gradient norm to this (None: no clipping)"""
+    gradient_accumulation_steps: int = 1
+    """micro-batches whose gradients are summed (as a mean) into one optimiser step"""
+
+    def __post_init__(self) -> None:
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.weight_decay < 0 or self.adam_eps <= 0:
+            raise ValueError("weight_decay must be >= 0 and adam_eps > 0")
+        if len(self.adam_betas) != 2 or not all(0.0 <= beta < 1.0 for beta in self.adam_betas):
+            raise ValueError(f"adam_betas must be two numbers in [0, 1), got {self.adam_betas}")
+        if self.lr_scheduler not in ("constant", "linear", "cosine"):
+            raise ValueError(
+                f"lr_scheduler must be constant, linear or cosine, not {self.lr_scheduler}"
+            )
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
+        if self.gradient_accumulation_steps < 1:
+            raise ValueError("gradient_accumulation_steps must be >= 1")
+
+
+def lr_factor(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
+    """The multiplier of ``learning_rate`` after ``step`` optimiser steps (for ``LambdaLR``).
+
+    Matches transformers' ``get_scheduler``: ``step / warmup_steps`` during warmup, then 1
+    (constant), ``1 - progress`` (linear) or ``(1 + cos(pi * progress)) / 2`` (cosine), where
+    ``progress`` runs from 0 after warmup to 1 at ``total_steps``.
+    """
+
+    def factor(step: int) -> float:
+        if step < optim.warmup_steps:
+            return step / optim.warmup_steps
+        if optim.lr_scheduler == "constant":
+            return 1.0
+        progress = min(1.0, (step - optim.warmup_steps) / max(1, total_steps - optim.warmup_steps))
+        if optim.lr_scheduler == "linear":
+            return 1.0 - progress
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Trainable parameters in two AdamW groups: matrices decayed, 1-D tensors not."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decayed = [p for p in trainable if p.dim() >= 2]
+    others = [p for p in trainable if p.dim() < 2]
+    groups = [
+        {"params": decayed, "weight_decay": weight_decay},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    return [group for group in groups if group["params"]]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def init_distributed() -> None:
+    """Initialise DeepSpeed's process group; alone in one process when not launched.
+
+    The ``deepspeed`` launcher (or torchrun) sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+    ``MASTER_ADDR`` and ``MASTER_PORT``; a plain ``python`` run gets a world of one on
+    127.0.0.1 and a free port. Calling it again is a no-op.
+    """
+    import deepspeed
+    import torch.distributed as dist
+
+    if not dist.is_initialized() and "RANK" not in os.environ:
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+        os.environ.setdefault("RANK", "0")
+        os.environ.setdefault("WORLD_SIZE", "1")
+        os.environ.setdefault("LOCAL_RANK", "0")
+    deepspeed.init_distributed()
+
+
+def _fill(mapping: dict[str, Any], key: str, value: Any, section: str = "") -> None:
+    """Set ``mapping[key]`` to ``value`` when absent or ``"auto"``; warn when it differs."""
+    current = mapping.get(key, "auto")
+    if current == "auto":
+        mapping[key] = value
+    elif current != value:
+        logger.warning(
+            "DeepSpeed config %s%s=%r overrides OptimConfig's %r", section, key, current, value
+        )
+
+
+def build_deepspeed_config(
+    deepspeed_config: str | os.PathLike[str] | dict[str, Any],
+    optim: OptimConfig,
+    micro_batch_size: int,
+    bf16_parameters: bool = False,
+) -> dict[str, Any]:
+    """The DeepSpeed config with the keys a training step needs filled from ``optim``.
+
+    Filled when absent or ``"auto"`` (a value the file gives wins, with a warning if it
+    differs): ``train_micro_batch_size_per_gpu`` (``micro_batch_size``),
+    ``gradient_accumulation_steps``, ``gradient_clipping`` (``max_grad_norm``, 0 for none),
+    and the ``optimizer`` section (AdamW with ``lr``, ``betas``, ``eps``, ``weight_decay``
+    and ``torch_adam: true``, which avoids compiling DeepSpeed's fused Adam at start-up; set
+    it false in the file to get fused or CPU Adam). ``train_batch_size: "auto"`` is dropped
+    (DeepSpeed derives it). ``bf16`` is enabled when the model's parameters are bfloat16 and
+    the file says nothing of bf16 or fp16. Without a ``scheduler`` section the engine adds
+    :func:`lr_factor`'s schedule itself.
+
+    Raises:
+        ValueError: the file's ``gradient_accumulation_steps`` differs from ``optim``'s (the
+            schedule's length is counted with ``optim``'s).
+    """
+    if isinstance(deepspeed_config, dict):
+        config = copy.deepcopy(deepspeed_config)
+    else:
+        path = Path(deepspeed_config)
+        if not path.is_file():
+            raise FileNotFoundError(f"DeepSpeed config not found: {path}")
+        config = json.loads(path.read_text())
+    accumulation = config.get("gradient_accumulation_steps", "auto")
+    if accumulation not in ("auto", optim.gradient_accumulation_steps):
+        raise ValueError(
+            f"DeepSpeed gradient_accumulation_steps={accumulation} but OptimConfig has "
+            f"{optim.gradient_accumulation_steps}: set one of them (or 'auto' in the file)"
+        )
+    _fill(config, "train_micro_batch_size_per_gpu", micro_batch_size)
+    _fill(config, "gradient_accumulation_steps", optim.gradient_accumulation_steps)
+    _fill(config, "gradient_clipping", optim.max_grad_norm or 0.0)
+    if config.get("train_batch_size") == "auto":
+        del config["train_batch_size"]
+    optimizer = config.setdefault("optimizer", {"type": "AdamW"})
+    params = optimizer.setdefault("params", {})
+    _fill(params, "lr", optim.learning_rate, "optimizer.params.")
+    _fill(params, "betas", list(optim.adam_betas), "optimizer.params.")
+    _fill(params, "eps", optim.adam_eps, "optimizer.params.")
+    _fill(params, "weight_decay", optim.weight_decay, "optimizer.params.")
+    params.setdefault("torch_adam", True)
+    if bf16_parameters and "bf16" not in config and "fp16" not in config:
+        config["bf16"] = {"enabled": True}
+    return config
+
+
+class TrainEngine:
+    """One trainable model, its optimiser and LR schedule, in plain PyTorch or DeepSpeed.
+
+    Args:
+        model: the model to train (moved to no device: put it where it should run first).
+        optim: learning rate, schedule, clipping, accumulation.
+        total_steps: optimiser steps over the whole run (the schedule's horizon); with
+            accumulation ``k``, that is the number of ``step()`` calls divided by ``k``.
+        deepspeed_config: None for plain PyTorch, or a DeepSpeed JSON path or dict.
+        micro_batch_size: examples per ``backward`` (DeepSpeed's
+            ``train_micro_batch_size_per_gpu``; bookkeeping only).
+
+    Attributes:
+        module: the ``nn.Module`` to call forward on (with ZeRO-3 too: DeepSpeed's gather
+            hooks are installed on it).
+        optimizer_steps: optimiser steps taken (restored by :meth:`load_checkpoint`).
+        last_step_updated: whether the last :meth:`step` call stepped the optimiser.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optim: OptimConfig,
+        total_steps: int,
+        deepspeed_config: str | os.PathLike[str] | dict[str, Any] | None = None,
+        micro_batch_size: int = 1,
+    ) -> None:
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+        self.optim = optim
+        self.total_steps = total_steps
+        self.optimizer_steps = 0
+        self.last_step_updated = False
+        self._micro_steps = 0
+        self.deepspeed: Any = None
+        groups = parameter_groups(model, optim.weight_decay)
+        if deepspeed_config is None:
+            self.module = model
+            self.optimizer = torch.optim.AdamW(
+                groups, lr=optim.learning_rate, betas=optim.adam_betas, eps=optim.adam_eps
+            )
+            self.scheduler = LambdaLR(self.optimizer, lr_factor(optim, total_steps))
+            return
+        import deepspeed
+
+        init_distributed()
+        bf16 = any(p.dtype == torch.bfloat16 for p in model.parameters())
+        config = build_deepspeed_config(deepspeed_config, optim, micro_batch_size, bf16)
+
+        def scheduler(optimizer: torch.optim.Optimizer) -> LambdaLR:  # given DeepSpeed's
+            return LambdaLR(optimizer, lr_factor(optim, total_steps))
+
+        self.deepspeed, _, _, _ = deepspeed.initialize(
+            model=model,
+            model_parameters=groups,
+            lr_scheduler=None if "scheduler" in config else scheduler,  # the file's wins
+            config=config,
+        )
+        self.module = self.deepspeed.module
+
+    # -- training ---------------------------------------------------------------------------
+
+    @property
+    def zero_stage(self) -> int | None:
+        """The ZeRO stage under DeepSpeed, None for plain PyTorch."""
+        return None if self.deepspeed is None else int(self.deepspeed.zero_optimization_stage())
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's inputs go."""
+        if self.deepspeed is not None:
+            return torch.device(self.deepspeed.device)
+        return next(self.module.parameters()).device
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next optimiser step."""
+        if self.deepspeed is not None:
+            return float(self.deepspeed.get_lr()[0])
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Accumulate the gradients of ``loss`` (a scalar), divided by the accumulation steps."""
+        if self.deepspeed is not None:
+            self.deepspeed.backward(loss)
+            # DeepSpeed's own forward starts each micro-step with this call; callers run
+            # .module (or a submodule) directly, so do it here, once the backward is done.
+            # Without it ZeRO-3 keeps only the last micro-batch's gradients of a window.
+            clear_flag = getattr(self.deepspeed.optimizer, "clear_backward_seen_flag", None)
+            if clear_flag is not None:
+                clear_flag()
+        else:
+            (loss / self.optim.gradient_accumulation_steps).backward()
+
+    def step(self) -> float:
+        """End a micro-batch; every ``gradient_accumulation_steps``-th call updates the weights.
+
+        An update clips the gradients to ``max_grad_norm``, steps the optimiser and the LR
+        schedule and zeroes the gradients.
+
+        Returns:
+            The global gradient norm before clipping, or NaN when this call did not update.
+        """
+        if self.deepspeed is not None:
+            return self._deepspeed_step()
+        self._micro_steps += 1
+        self.last_step_updated = self._micro_steps % self.optim.gradient_accumulation_steps == 0
+        if not self.last_step_updated:
+            return math.nan
+        parameters = [p for p in self.module.parameters() if p.grad is not None]
+        max_norm = self.optim.max_grad_norm if self.optim.max_grad_norm is not None else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer_steps += 1
+        return float(grad_norm)
+
+    def _deepspeed_step(self) -> float:
+        engine = self.deepspeed
+        self.last_step_updated = bool(engine.is_gradient_accumulation_boundary())
+        own_norm = None
+        if self.last_step_updated and self.zero_stage == 0:
+            # without a ZeRO optimiser DeepSpeed clips but does not keep the norm
+            grads = [p.grad.float() for p in self.module.parameters() if p.grad is not None]
+            own_norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+        engine.step()
+        if not self.last_step_updated:
+            return math.nan
+        self.optimizer_steps += 1
+        grad_norm = engine.get_global_grad_norm()
+        grad_norm = own_norm if grad_norm is None else grad_norm
+        return math.nan if grad_norm is None else float(grad_norm)
+
+    def train(self) -> None:
+        (self.deepspeed or self.module).train()
+
+    def eval(self) -> None:
+        (self.deepspeed or self.module).eval()
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def has_checkpoint(self, directory: str | os.PathLike[str]) -> bool:
+        """Whether ``directory`` holds a checkpoint this engine can load.
+
+        Raises:
+            ValueError: it holds one written by the other kind of engine.
+        """
+        directory = Path(directory)
+        plain = (directory / PLAIN_CHECKPOINT).is_file()
+        deepspeed = (directory / DEEPSPEED_LATEST).is_file()
+        if (plain and self.deepspeed is not None) or (deepspeed and self.deepspeed is None):
+            kind = "plain PyTorch" if plain else "DeepSpeed"
+            raise ValueError(f"{directory} holds a {kind} checkpoint: resume with the same setup")
+        return plain or deepspeed
+
+    def save_checkpoint(
+        self, directory: str | os.PathLike[str], client_state: dict[str, Any] | None = None
+    ) -> None:
+        """Write weights, optimiser, LR schedule and ``client_state`` into ``directory``.
+
+        Plain: one atomic ``torch.save`` file. DeepSpeed: its own sharded checkpoint (tag
+        ``global_step{N}``); older tags in ``directory`` are removed once the new one is
+        complete. Save at an update boundary: gradients accumulated since the last optimiser
+        step are not saved.
+        """
+        directory = Path(directory)
+        client_state = dict(client_state or {})
+        client_state["optimizer_steps"] = self.optimizer_steps
+        if self.deepspeed is None:
+            payload = {
+                "model": self.module.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "client_state": client_state,
+            }
+            save_checkpoint(directory / PLAIN_CHECKPOINT, payload)
+            return
+        tag = f"global_step{self.deepspeed.global_steps}"
+        self.deepspeed.save_checkpoint(str(directory), tag=tag, client_state=client_state)
+        if self.deepspeed.global_rank == 0:
+            for stale in directory.glob("global_step*"):
+                if stale.is_dir() and stale.name != tag:
+                    shutil.rmtree(stale)
+
+    def load_checkpoint(self, directory: str | os.PathLike[str]) -> dict[str, Any]:
+        """Restore what :meth:`save_checkpoint` wrote; returns its ``client_state``.
+
+        Raises:
+            FileNotFoundError: no checkpoint of this engine's kind in ``directory``.
+        """
+        directory = Path(directory)
+        if not self.has_checkpoint(directory):
+            raise FileNotFoundError(f"no checkpoint in {directory}")
+        if self.deepspeed is None:
+            payload = load_checkpoint(directory / PLAIN_CHECKPOINT)
+            self.module.load_state_dict(payload["model"])
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+            client_state = payload["client_state"]
+        else:
+            load_path, client_state = self.deepspeed.load_checkpoint(str(directory))
+            if load_path is None:
+                raise FileNotFoundError(f"DeepSpeed found no checkpoint in {directory}")
+        self.optimizer_steps = int(client_state["optimizer_steps"])
+        self._micro_steps = self.optimizer_steps * self.optim.gradient_accumulation_steps
+        return client_state
+
+    def save_pretrained(self, directory: str | os.PathLike[str], tokenizer: Any = None) -> None:
+        """Write a normal Hugging Face directory (``from_pretrained`` loads it).
+
+        Under ZeRO-3 the partitioned weights are gathered first; only rank 0 writes.
+        """
+        directory = Path(directory)
+        rank = 0 if self.deepspeed is None else self.deepspeed.global_rank
+        if self.zero_stage == 3:
+            import deepspeed
+
+            parameters = list(self.module.parameters())
+            with deepspeed.zero.GatheredParameters(parameters, modifier_rank=None):
+                if rank == 0:
+                    self.module.save_pretrained(directory)
+        elif rank == 0:
+            self.module.save_pretrained(directory)
+        if rank == 0 and tokenizer is not None:
+            tokenizer.save_pretrained(directory)
