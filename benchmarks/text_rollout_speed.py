@@ -83,12 +83,25 @@ def time_env_loop(env: TextGenVectorEnv, policy, prompts: list[str], new_tokens:
     return time.perf_counter() - start
 
 
-def time_collect(env: TextGenVectorEnv, policy, new_tokens: int) -> float:
+def time_collect(env: TextGenVectorEnv, policy, new_tokens: int) -> tuple[float, float]:
+    """Seconds of the whole ``collect_rollout`` and of its one critic pass within it."""
+    critic_seconds = []
+    rollout_values = policy.rollout_values
+
+    def timed_rollout_values(batch):
+        start = time.perf_counter()
+        out = rollout_values(batch)
+        critic_seconds.append(time.perf_counter() - start)
+        return out
+
+    policy.rollout_values = timed_rollout_values
     start = time.perf_counter()
     state = start_collection(env, seed=None)
     batch, _, _ = collect_rollout(env, policy, new_tokens, state, keep_observations="first_step")
+    seconds = time.perf_counter() - start
+    del policy.rollout_values
     assert batch.shape[1] == new_tokens
-    return time.perf_counter() - start
+    return seconds, critic_seconds[0]
 
 
 def main() -> None:
@@ -108,8 +121,8 @@ def main() -> None:
         f"best of {args.repeats}\n"
     )
     print("| batch | generate tok/s | env loop tok/s | collect_rollout tok/s "
-          "| env loop / generate | collect / generate |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|")
+          "| env loop / generate | collect / generate | critic pass in collect |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for batch_size in args.batch_sizes:
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch_size)]
         env = TextGenVectorEnv(
@@ -118,24 +131,26 @@ def main() -> None:
         )  # fmt: skip
         env.reset(seed=0)
         times: dict[str, list[float]] = {"generate": [], "env": [], "collect": []}
+        critic_share = []
         for repeat in range(args.repeats + 1):  # the first round warms up, not counted
             torch.manual_seed(repeat)
+            collect_seconds, critic_seconds = time_collect(env, policy, args.new_tokens)
             rounds = {
                 "generate": time_generate(model, tokenizer, prompts, args.new_tokens),
                 "env": time_env_loop(env, policy, prompts, args.new_tokens),
-                "collect": time_collect(env, policy, args.new_tokens),
+                "collect": collect_seconds,
             }
             if repeat:
                 for key, seconds in rounds.items():
                     times[key].append(seconds)
+                critic_share.append(critic_seconds / collect_seconds)
         tokens = batch_size * args.new_tokens
         rate = {key: tokens / min(values) for key, values in times.items()}
         print(
             f"| {batch_size} | {rate['generate']:,.0f} | {rate['env']:,.0f} | "
             f"{rate['collect']:,.0f} | {rate['env'] / rate['generate']:.2f}x | "
-            f"{rate['collect'] / rate['generate']:.2f}x |"
+            f"{rate['collect'] / rate['generate']:.2f}x | {np.median(critic_share):.0%} |"
         )
-    np.random.seed(0)
 
 
 if __name__ == "__main__":

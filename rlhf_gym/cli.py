@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from rlhf_gym.text_cli import add_text_parser, run_text
+
 DEFAULT_ARM_CONFIG = "configs/arm/reach.yaml"
 
 
@@ -16,9 +18,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="rlhf-gym", description="One PPO core for text RLHF and MuJoCo arm reaching."
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    worlds = parser.add_subparsers(dest="world", metavar="{arm}")
+    worlds = parser.add_subparsers(dest="world", metavar="{arm,text}")
     arm = worlds.add_parser("arm", help="the MuJoCo arm-reaching world")
-    commands = arm.add_subparsers(dest="command", metavar="{train,eval,video}", required=True)
+    commands = arm.add_subparsers(dest="command", metavar="{train,eval,video,prefs}", required=True)
 
     train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
     train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help="YAML config")
@@ -41,6 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     video.add_argument("--out", default=None, help="file (.mp4 or .gif); default RUN/reach.mp4")
     video.add_argument("--episodes", type=int, default=3)
     video.add_argument("--seed", type=int, default=0)
+
+    prefs = commands.add_parser(
+        "prefs", help="PPO on a reward learned from trajectory preferences (Christiano 2017)"
+    )
+    prefs.add_argument("--config", default="configs/arm/prefs.yaml", help="YAML config")
+    prefs.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="config overrides, dotted for nested keys (prefs.label_budget=300)",
+    )
+    add_text_parser(worlds)
     return parser
 
 
@@ -75,6 +89,18 @@ def _arm(args: argparse.Namespace) -> None:
         config, policy = load_run(args.checkpoint)
         out = args.out or str(Path(args.checkpoint) / "reach.mp4")
         print(record_video(policy, config.env, out, args.episodes, args.seed))
+    elif args.command == "prefs":
+        from agents.prefs import PrefsConfig, train_prefs
+
+        prefs_config = load_config(PrefsConfig, args.config, args.overrides)
+        result = train_prefs(prefs_config)
+        last = result.rounds[-1]
+        print(
+            f"trained {result.global_step} steps on a reward learned from "
+            f"{result.labels_used} labels in {result.seconds:.0f} s (true success "
+            f"{last.get('prefs/true_success_rate', float('nan')):.2f}); run folder "
+            f"{prefs_config.run_dir}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        _arm(args)
+        run_text(args) if args.world == "text" else _arm(args)
     except KeyboardInterrupt:
         print(
             "interrupted: the last checkpoint is kept; run the same command to resume",

@@ -129,7 +129,7 @@ def compute_rewards(
     kl = kl_penalty(logprobs, ref_logprobs, estimator) * mask
     rewards = -kl_coef * kl
     clipped = scores if clip_score is None else scores.clamp(-clip_score, clip_score)
-    rows = torch.arange(scores.shape[0])
+    rows = torch.arange(scores.shape[0], device=scores.device)
     rewards[rows, last_token_index(mask)] += clipped.to(rewards.dtype)
     return rewards * mask, kl
 
@@ -171,7 +171,7 @@ def experience_metrics(
 ) -> dict[str, float]:
     """What people watch in RLHF runs: score, KL, length and how often the model stops."""
     lengths = batch.mask.sum(1)
-    rows = torch.arange(batch.shape[0])
+    rows = torch.arange(batch.shape[0], device=batch.mask.device)
     ended_on_stop = batch.terminated[rows, last_token_index(batch.mask)]
     metrics = score_stats(scores)
     metrics.update(

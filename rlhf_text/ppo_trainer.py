@@ -122,6 +122,9 @@ class PPOTextConfig:
     """seeds torch, numpy, the prompt draws and minibatch shuffling"""
     torch_threads: int = 2
     """torch CPU threads"""
+    device: str = "auto"
+    """where the models run ("cpu", "cuda", "cuda:1"; "auto": cuda if available); DeepSpeed
+    places actor and critic itself and the reference follows them"""
     checkpoint_every: int = 10
     """iterations between checkpoints (a final one is always written)"""
     sample_every: int = 10
@@ -153,6 +156,7 @@ class PPOModels:
     critic_engine: TrainEngine | None
     env: TextGenVectorEnv
     ema: torch.nn.Module | None = None
+    device: torch.device = torch.device("cpu")
 
 
 def _apply_lora(actor: torch.nn.Module, lora: LoraConfig) -> torch.nn.Module:
@@ -180,7 +184,16 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
         reference = load_causal_lm(config.reference or config.actor, tokenizer)
         reference.eval().requires_grad_(False)
     critic = load_value_model(config.critic, tokenizer) if config.critic is not None else None
-    policy = TokenActorCritic(actor, critic, config.sampling)
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu")
+        if config.device == "auto"
+        else config.device
+    )
+    if config.deepspeed is None:
+        actor.to(device)
+        if critic is not None:
+            critic.to(device)
+    policy = TokenActorCritic(actor, critic, config.sampling).to(device)
     vocab = max(len(tokenizer), actor.get_input_embeddings().num_embeddings)
     env = TextGenVectorEnv(
         config.batch_size,
@@ -199,10 +212,13 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
     critic_engine = (
         TrainEngine(critic, config.critic_optim, steps, config.deepspeed) if critic else None
     )
+    device = next(policy.actor.parameters()).device  # DeepSpeed may have moved it
+    if reference is not None:
+        reference.to(device)
     ema = None
     if config.ema_decay is not None:
         ema = copy.deepcopy(policy.actor).eval().requires_grad_(False)
-    return PPOModels(tokenizer, policy, reference, actor_engine, critic_engine, env, ema)
+    return PPOModels(tokenizer, policy, reference, actor_engine, critic_engine, env, ema, device)
 
 
 def _reference_logprobs(models: PPOModels, batch, temperature: float) -> torch.Tensor:
@@ -224,6 +240,7 @@ def _unsup_step(models: PPOModels, texts: list[str], coef: float, max_len: int) 
         truncation=True,
         max_length=max_len,
     )
+    enc = {key: value.to(models.device) for key, value in enc.items()}
     labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
     out = models.policy.actor(**enc, labels=labels, use_cache=False)
     models.actor_engine.backward(coef * out.loss)
@@ -250,8 +267,9 @@ def ppo_iteration(
     start = time.perf_counter()
     state = start_collection(env, seed=None)  # the env's seeded RNG draws the next prompts
     batch, _, episodes = collect_rollout(
-        env, policy, config.env.max_new_tokens, state, keep_observations="first_step"
+        env, policy, config.env.max_new_tokens, state, models.device, "first_step"
     )
+    batch = batch.to(models.device)
     rollout_seconds = time.perf_counter() - start
     scores = batch.rewards.sum(1)  # the env paid the score on the last real token only
     ref_logprobs = _reference_logprobs(models, batch, config.sampling.temperature)
@@ -282,7 +300,7 @@ def ppo_iteration(
     metrics["time/iteration_s"] = time.perf_counter() - start
     metrics.update({k: v for k, v in episodes.summary().items() if "reward_" in k})
     responses = env.tokenizer.batch_decode(
-        [batch.actions[i, : int(batch.mask[i].sum())] for i in range(batch.shape[0])],
+        [batch.actions[i, : int(batch.mask[i].sum())].cpu() for i in range(batch.shape[0])],
         skip_special_tokens=True,
     )
     samples = [(env.prompt_texts[i], responses[i], float(scores[i])) for i in range(batch.shape[0])]

@@ -127,3 +127,12 @@ def test_ppo_learns_a_rule_reward(step_dirs, tmp_path) -> None:
     first = sum(row["objective/score"] for row in history[:5]) / 5
     last = sum(row["objective/score"] for row in history[-5:]) / 5
     assert last > first + 1.0
+
+
+def test_ppo_steps_under_deepspeed_zero2(step_dirs, tmp_path) -> None:
+    pytest.importorskip("deepspeed")
+    zero2 = str(Path(__file__).parents[2] / "configs" / "deepspeed" / "zero2.json")
+    history = run_ppo(config(step_dirs, tmp_path, iterations=2, deepspeed=zero2))
+    assert len(history) == 2 and all(row["train/grad_norm"] > 0 for row in history)
+    assert (tmp_path / "actor" / "config.json").is_file()
+    assert (tmp_path / "checkpoint" / "actor" / "latest").is_file()  # DeepSpeed's own format

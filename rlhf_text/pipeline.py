@@ -1,0 +1,139 @@
+"""The three text steps over one config: SFT -> reward model -> PPO, then a report.
+
+One YAML (``configs/text/*.yaml``) holds all three steps. Paths may name the other steps'
+outputs with placeholders, resolved here: ``{output_dir}``, ``{sft}`` (step 1's model),
+``{rm}`` (step 2's model). So ``ppo.actor.name_or_path: "{sft}"`` and the reward spec
+``{type: reward_model, model: "{rm}"}`` chain the steps, and each step can also run alone
+(``rlhf-gym text sft|rm|ppo --config ...``) on what the earlier ones wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.config import from_dict, save_config, to_dict
+from rlhf_text.data import DataConfig
+from rlhf_text.models import ModelConfig
+from rlhf_text.ppo_trainer import PPOTextConfig
+from rlhf_text.reward_model import RMConfig
+from rlhf_text.sft import SFTConfig
+
+
+@dataclass
+class ReportConfig:
+    """The held-out comparison written after the pipeline."""
+
+    num_prompts: int = 64
+    """held-out prompts whose sampled answers are scored before and after PPO"""
+    table_prompts: int = 8
+    """held-out prompts shown side by side (base / SFT / PPO, greedy)"""
+    max_new_tokens: int = 48
+    """response length for the report's generations"""
+    seed: int = 0
+    """seeds the report's sampling"""
+
+
+def _default_ppo() -> PPOTextConfig:
+    return PPOTextConfig(
+        actor=ModelConfig(name_or_path="{sft}"),
+        critic=ModelConfig(name_or_path="{rm}"),
+        reward={"type": "reward_model", "model": "{rm}"},
+        output_dir="{output_dir}/ppo",
+    )
+
+
+@dataclass
+class PipelineConfig:
+    """SFT, reward model and PPO on one dataset, each step feeding the next."""
+
+    output_dir: str = "runs/text"
+    """every step writes under here: sft/, rm/, ppo/, report/"""
+    data: DataConfig = field(default_factory=DataConfig)
+    """the preference data all three steps use (replaces each step's own ``data``)"""
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(output_dir="{output_dir}/sft"))
+    rm: RMConfig = field(
+        default_factory=lambda: RMConfig(
+            model=ModelConfig(name_or_path="{sft}"), output_dir="{output_dir}/rm"
+        )
+    )
+    ppo: PPOTextConfig = field(default_factory=_default_ppo)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+
+def _substitute(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for key, path in names.items():
+            value = value.replace("{" + key + "}", path)
+        return value
+    if isinstance(value, dict):
+        return {k: _substitute(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, names) for v in value]
+    return value
+
+
+def resolve(config: PipelineConfig) -> PipelineConfig:
+    """Fills the placeholders and gives every step the pipeline's data."""
+    output_dir = config.output_dir
+    sft_dir = config.sft.output_dir.replace("{output_dir}", output_dir)
+    rm_dir = config.rm.output_dir.replace("{output_dir}", output_dir)
+    names = {"output_dir": output_dir, "sft": sft_dir, "rm": rm_dir}
+    plain = _substitute(to_dict(config), names)
+    for step in ("sft", "rm", "ppo"):
+        plain[step]["data"] = plain["data"]
+    return from_dict(PipelineConfig, plain)
+
+
+def run_step(config: PipelineConfig, step: str, resume: bool = True) -> dict[str, Any]:
+    """Runs ``"sft"``, ``"rm"`` or ``"ppo"`` of a resolved config; returns its metrics."""
+    from rlhf_text.ppo_trainer import run_ppo
+    from rlhf_text.reward_model import run_reward_model
+    from rlhf_text.sft import run_sft
+
+    if step == "sft":
+        return run_sft(config.sft, resume=resume)
+    if step == "rm":
+        return run_reward_model(config.rm, resume=resume)
+    if step == "ppo":
+        history = run_ppo(config.ppo, resume=resume)
+        return history[-1] if history else {}
+    raise ValueError(f"unknown step {step!r}: sft, rm or ppo")
+
+
+def run_pipeline(config: PipelineConfig, resume: bool = True) -> dict[str, Any]:
+    """All three steps in order, then the report; returns a summary of the headline numbers."""
+    from rlhf_text.pipeline_report import write_report
+
+    config = resolve(config)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
+    seconds: dict[str, float] = {}
+    results: dict[str, Any] = {}
+    for step in ("sft", "rm", "ppo"):
+        start = time.perf_counter()
+        results[step] = run_step(config, step, resume=resume)
+        seconds[step] = time.perf_counter() - start
+    summary = write_report(config, out / "report")
+    summary["seconds"] = seconds
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def step_config(config: PipelineConfig, step: str) -> Any:
+    """The resolved config of one step."""
+    return getattr(resolve(config), step)
+
+
+__all__ = [
+    "PipelineConfig",
+    "ReportConfig",
+    "resolve",
+    "run_pipeline",
+    "run_step",
+    "step_config",
+]

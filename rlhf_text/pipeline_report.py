@@ -1,0 +1,141 @@
+"""The report written after ``rlhf-gym text pipeline``: Markdown, PNG plots and a summary.
+
+Everything is measured on held-out prompts (the data's eval split, never trained on):
+
+- the reward model's accuracy on held-out pairs, and its scores of good and bad answers;
+- the mean reward-model score of sampled responses from the SFT model (before PPO) and the
+  PPO actor (after), with the PPO actor's KL to the reference (the SFT model);
+- base / SFT / PPO answers side by side (greedy);
+- actor loss, critic loss and reward score over the PPO iterations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from envs.rewards.reward_model import RewardModelScorer
+from rlhf_text.data import load_preference_data, prompts
+from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
+from rlhf_text.ppo_trainer import read_metrics
+from rlhf_text.report import (
+    answers_table,
+    generate_responses,
+    held_out_metrics,
+    plot_curves,
+    score_table,
+)
+
+PPO_CURVES = {
+    "loss/policy": "actor loss",
+    "loss/value": "critic loss",
+    "objective/score": "reward score (mean RM score)",
+    "objective/kl": "KL to reference (per response)",
+}
+
+
+def _load(path: str | Path, tokenizer):
+    model = load_causal_lm(ModelConfig(name_or_path=str(path)), tokenizer).eval()
+    return model
+
+
+def _base_model(config, tokenizer):
+    """The model SFT started from (for a tiny config: the same seeded random init)."""
+    return load_causal_lm(config.sft.model, tokenizer).eval()
+
+
+def rm_accuracy(scorer: RewardModelScorer, pairs) -> dict[str, float]:
+    """Accuracy and mean scores of the reward model on preference pairs."""
+    chosen = scorer.score([p.prompt for p in pairs], [p.chosen for p in pairs])
+    rejected = scorer.score([p.prompt for p in pairs], [p.rejected for p in pairs])
+    return {
+        "accuracy": float(np.mean(chosen > rejected)),
+        "chosen_score": float(np.mean(chosen)),
+        "rejected_score": float(np.mean(rejected)),
+    }
+
+
+def write_report(config, out_dir: str | Path) -> dict[str, Any]:
+    """Writes ``report.md`` and PNGs under ``out_dir``; returns the headline numbers."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.report.seed)
+    data = load_preference_data(config.data)
+    held_out = prompts(data, "eval")
+    sft_dir, rm_dir = config.sft.output_dir, config.rm.output_dir
+    ppo_dir = Path(config.ppo.output_dir)
+    tokenizer = load_tokenizer(ModelConfig(name_or_path=sft_dir))
+    sft = _load(sft_dir, tokenizer)
+    ppo = _load(ppo_dir / "actor", tokenizer)
+    scorer = RewardModelScorer(rm_dir)
+    length = config.report.max_new_tokens
+    metric_prompts = held_out[: config.report.num_prompts]
+
+    summary: dict[str, Any] = {"rm": rm_accuracy(scorer, data.eval)}
+    summary["sft"] = held_out_metrics(
+        sft, sft, tokenizer, scorer, metric_prompts, length, config.report.seed
+    )
+    summary["ppo"] = held_out_metrics(
+        ppo, sft, tokenizer, scorer, metric_prompts, length, config.report.seed
+    )
+
+    table_prompts = held_out[: config.report.table_prompts]
+    base = _base_model(config, tokenizer)
+    answers, scores = {}, {}
+    for name, model in (("base", base), ("SFT", sft), ("PPO", ppo)):
+        answers[name], _ = generate_responses(model, tokenizer, table_prompts, length)
+        scores[name] = scorer.score(list(table_prompts), answers[name])
+    pairs = {p.prompt: p for p in data.eval}
+    examples = [pairs[p] for p in table_prompts if p in pairs]
+    good_bad = score_table(
+        scorer,
+        [p.prompt for p in examples],
+        [p.chosen for p in examples],
+        [p.rejected for p in examples],
+    )
+    history = read_metrics(ppo_dir)
+    plot = plot_curves(history, PPO_CURVES, out / "ppo_curves.png", title="PPO (text)")
+    summary["plots"] = [str(plot)]
+    (out / "report.md").write_text(_markdown(summary, answers, scores, table_prompts, good_bad))
+    return summary
+
+
+def _markdown(summary, answers, scores, table_prompts, good_bad) -> str:
+    rm, sft, ppo = summary["rm"], summary["sft"], summary["ppo"]
+    return "\n".join(
+        [
+            "# Text RLHF report",
+            "",
+            "All numbers are on held-out prompts (the data's eval split).",
+            "",
+            "| | value |",
+            "|---|---:|",
+            f"| reward-model accuracy (held-out pairs) | {rm['accuracy']:.3f} |",
+            f"| RM score, chosen / rejected answers | {rm['chosen_score']:+.3f} / "
+            f"{rm['rejected_score']:+.3f} |",
+            f"| mean RM score of SFT responses (sampled) | {sft['score_mean']:+.3f} |",
+            f"| mean RM score of PPO responses (sampled) | {ppo['score_mean']:+.3f} |",
+            f"| mean RM score, greedy: SFT / PPO | {sft['greedy_score_mean']:+.3f} / "
+            f"{ppo['greedy_score_mean']:+.3f} |",
+            f"| KL(PPO actor \\|\\| SFT reference) per response (nats) | "
+            f"{ppo['kl_to_reference']:.3f} |",
+            f"| mean response length in words: SFT / PPO | {sft['response_words']:.1f} / "
+            f"{ppo['response_words']:.1f} |",
+            "",
+            "## The same held-out prompts, three models (greedy; RM score in brackets)",
+            "",
+            answers_table(answers, table_prompts, scores),
+            "",
+            "## Reward-model scores of good and bad answers",
+            "",
+            good_bad,
+            "",
+            "## PPO curves",
+            "",
+            "![PPO curves](ppo_curves.png)",
+            "",
+        ]
+    )
