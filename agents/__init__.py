@@ -18,6 +18,7 @@ from agents.losses import (
 )
 from agents.policy import ActorCritic, ActOutput, EvalOutput
 from agents.ppo import PPOConfig, Stepper, TorchStepper, ppo_update
+from agents.preference import pairwise_loss, preference_metrics
 from agents.rollout import RolloutBatch
 from agents.train import RunConfig, TrainResult, train
 
@@ -43,7 +44,9 @@ __all__ = [
     "masked_var",
     "masked_whiten",
     "ppo_losses",
+    "pairwise_loss",
     "ppo_update",
+    "preference_metrics",
     "start_collection",
     "train",
 ]

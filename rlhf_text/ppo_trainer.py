@@ -120,8 +120,8 @@ class PPOTextConfig:
     """a DeepSpeed JSON for actor and critic (ZeRO 0-3, bf16, offload); None: plain PyTorch"""
     seed: int = 1
     """seeds torch, numpy, the prompt draws and minibatch shuffling"""
-    torch_threads: int = 2
-    """torch CPU threads"""
+    torch_threads: int = 1
+    """torch CPU threads (0: torch's default); small models run fastest with 1"""
     device: str = "auto"
     """where the models run ("cpu", "cuda", "cuda:1"; "auto": cuda if available); DeepSpeed
     places actor and critic itself and the reference follows them"""
@@ -394,7 +394,8 @@ def run_ppo(
     iterations and on Ctrl-C (resumed when the same command runs again), and at the end
     ``actor/`` (and ``critic/``, ``actor_ema/``) as ``save_pretrained`` directories.
     """
-    torch.set_num_threads(config.torch_threads)
+    if config.torch_threads > 0:  # 0 keeps torch's default
+        torch.set_num_threads(config.torch_threads)
     torch.manual_seed(config.seed)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
