@@ -207,6 +207,14 @@ def build_deepspeed_config(
     return config
 
 
+def _fusable(model: nn.Module) -> bool:
+    """Whether torch's fused AdamW can take the model's trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return bool(params) and all(
+        p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
+    )
+
+
 class TrainEngine:
     """One trainable model, its optimiser and LR schedule, in plain PyTorch or DeepSpeed.
 
@@ -246,7 +254,11 @@ class TrainEngine:
         if deepspeed_config is None:
             self.module = model
             self.optimizer = torch.optim.AdamW(
-                groups, lr=optim.learning_rate, betas=optim.adam_betas, eps=optim.adam_eps
+                groups,
+                lr=optim.learning_rate,
+                betas=optim.adam_betas,
+                eps=optim.adam_eps,
+                fused=_fusable(model),  # one kernel per step (benchmarks/text_ppo_step.py)
             )
             self.scheduler = LambdaLR(self.optimizer, lr_factor(optim, total_steps))
             return

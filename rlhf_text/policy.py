@@ -110,6 +110,8 @@ class TokenActorCritic(nn.Module):
             position (values per token), or None to put a fresh scalar head on the actor's
             last hidden state (shared trunk).
         sampling: temperature, top-k, top-p used by :meth:`act`.
+        entropy_grad: keep the entropy in the autograd graph; with PPO's ``ent_coef == 0``
+            turn it off, which frees (B, T, V) tensors before the backward pass.
     """
 
     def __init__(
@@ -117,8 +119,10 @@ class TokenActorCritic(nn.Module):
         actor: nn.Module,
         critic: nn.Module | None = None,
         sampling: SamplingConfig | None = None,
+        entropy_grad: bool = True,
     ) -> None:
         super().__init__()
+        self.entropy_grad = entropy_grad
         self.actor = actor
         self.critic = critic
         for model in (actor, critic):
@@ -273,7 +277,8 @@ class TokenActorCritic(nn.Module):
         logits = out.logits[:, :t].float() / self.sampling.temperature  # (B, T, V)
         logprobs_all = F.log_softmax(logits, dim=-1)
         logprobs = logprobs_all.gather(-1, actions[..., None].long()).squeeze(-1)
-        entropy = -(logprobs_all.exp() * logprobs_all).sum(-1)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.entropy_grad):
+            entropy = -(logprobs_all.exp() * logprobs_all).sum(-1)  # (B, T)
         values = self._values(ids, mask, t + 1)[:, :t]
         return EvalOutput(logprobs=logprobs, entropy=entropy, values=values)
 

@@ -193,7 +193,8 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
         actor.to(device)
         if critic is not None:
             critic.to(device)
-    policy = TokenActorCritic(actor, critic, config.sampling).to(device)
+    entropy_grad = config.ppo.ent_coef != 0
+    policy = TokenActorCritic(actor, critic, config.sampling, entropy_grad).to(device)
     vocab = max(len(tokenizer), actor.get_input_embeddings().num_embeddings)
     env = TextGenVectorEnv(
         config.batch_size,
