@@ -22,7 +22,11 @@ from agents.checkpoint import (
 )
 from agents.collect import CollectState, collect_rollout, start_collection
 from agents.gae import compute_gae
-from agents.logger import MetricsLogger
+from agents.logger import (
+    MetricsLogger,
+    open_metrics_file,
+    write_metrics_row,
+)
 from agents.policy import ActorCritic
 from agents.ppo import PPOConfig, ppo_update
 
@@ -98,7 +102,8 @@ def train(
         optimizer: over the policy's parameters.
         ppo_config: the update's coefficients.
         run_config: length, learning-rate schedule, seeding, checkpoint interval.
-        run_dir: where ``tb/`` (TensorBoard) and ``checkpoint.pt`` go; None keeps nothing.
+        run_dir: where ``tb/`` (TensorBoard), ``metrics.jsonl`` (see
+            :func:`agents.logger.read_metrics`) and ``checkpoint.pt`` go; None keeps nothing.
         resume: continue from ``run_dir/checkpoint.pt`` if it exists.
         stop_after: stop after this many iterations of this call (the run can be resumed).
         on_iteration: called with ``(iteration, metrics)`` after each iteration.
@@ -122,6 +127,7 @@ def train(
     logger = MetricsLogger(
         Path(run_dir) / "tb" if run_dir else None, purge_step=global_step or None
     )
+    metrics_file = open_metrics_file(run_dir, iteration) if run_dir else None
     bar = tqdm(
         total=num_iterations * batch_steps,
         initial=global_step,
@@ -169,6 +175,8 @@ def train(
             metrics["charts/sps"] = batch_steps / (time.perf_counter() - t0)
             logger.log(metrics, global_step)
             result.history.append({"global_step": float(global_step), **metrics})
+            if metrics_file is not None:
+                write_metrics_row(metrics_file, {"iteration": iteration, **result.history[-1]})
             bar.update(batch_steps)
             bar.set_postfix(_postfix(metrics), refresh=False)
             if on_iteration is not None:
@@ -181,6 +189,8 @@ def train(
     finally:
         bar.close()
         logger.close()
+        if metrics_file is not None:
+            metrics_file.close()
     checkpoint()
     result.global_step, result.iterations = global_step, iteration
     result.seconds = time.perf_counter() - start_time

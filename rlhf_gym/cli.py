@@ -7,18 +7,44 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from rlhf_gym.text_cli import add_text_parser, run_text
 
 DEFAULT_ARM_CONFIG = "configs/arm/reach.yaml"
+DEFAULT_DEMO_CONFIG = "configs/demo.yaml"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2), no usage block.
+
+    ``add_subparsers`` builds its sub-parsers with the parent's class, so this covers
+    every command.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rlhf-gym: error: {message} (see: {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rlhf-gym", description="One PPO core for text RLHF and MuJoCo arm reaching."
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    worlds = parser.add_subparsers(dest="world", metavar="{arm,text}")
+    worlds = parser.add_subparsers(dest="world", metavar="{demo,arm,text}")
+    demo = worlds.add_parser(
+        "demo", help="the main job: the arm learns to reach, then text SFT -> RM -> PPO, a report"
+    )
+    demo.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help="YAML config")
+    demo.add_argument("--quick", action="store_true", help="tiny budgets: the same path in < 2 min")
+    demo.add_argument("--out", default=None, help="output folder (default: the config's)")
+    demo.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    demo.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help="config overrides, dotted (arm.run.total_timesteps=500000, text.ppo.iterations=10)",
+    )
     arm = worlds.add_parser("arm", help="the MuJoCo arm-reaching world")
     commands = arm.add_subparsers(dest="command", metavar="{train,eval,video,prefs}", required=True)
 
@@ -103,6 +129,18 @@ def _arm(args: argparse.Namespace) -> None:
         )
 
 
+def _demo(args: argparse.Namespace) -> None:
+    # offscreen rendering for the arm video without a display; read when mujoco is imported
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from rlhf_gym.demo import headline, load_demo_config, run_demo
+
+    overrides = [*args.overrides, *([f"output_dir={args.out}"] if args.out else [])]
+    config = load_demo_config(args.config, overrides, quick=args.quick)
+    summary = run_demo(config, resume=not args.fresh)
+    print(headline(summary))
+    print(f"report: {summary['files']['report_html']} (and report.md beside it)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     # Overrides may come before or after flags (`train a=1 --fresh b=2`): argparse stops
@@ -126,14 +164,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        run_text(args) if args.world == "text" else _arm(args)
+        {"demo": _demo, "text": run_text, "arm": _arm}[args.world](args)
     except KeyboardInterrupt:
         print(
             "interrupted: the last checkpoint is kept; run the same command to resume",
             file=sys.stderr,
         )
         return 130
-    except (FileNotFoundError, ValueError) as err:  # ConfigError is a ValueError
+    # ConfigError is a ValueError; OSError covers a missing file or a model folder that is not one
+    except (OSError, ValueError) as err:
         print(f"rlhf-gym: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.logger import read_metrics
 from envs.rewards.reward_model import RewardModelScorer
 from rlhf_text.data import load_preference_data, prompts
 from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
-from rlhf_text.ppo_trainer import read_metrics
 from rlhf_text.report import (
     answers_table,
     generate_responses,
@@ -47,6 +47,14 @@ def _base_model(config, tokenizer):
     return load_causal_lm(config.sft.model, tokenizer).eval()
 
 
+def _score_length(config) -> int:
+    """Tokens the report's reward model scores: PPO's reward spec's ``max_length`` when it
+    names one, else what step 2 trained on (the scorer's default, 512, is more than a tiny
+    model's positions)."""
+    spec = config.ppo.reward if isinstance(config.ppo.reward, dict) else {}
+    return int(spec.get("max_length") or config.rm.max_len)
+
+
 def rm_accuracy(scorer: RewardModelScorer, pairs) -> dict[str, float]:
     """Accuracy and mean scores of the reward model on preference pairs."""
     chosen = scorer.score([p.prompt for p in pairs], [p.chosen for p in pairs])
@@ -59,7 +67,8 @@ def rm_accuracy(scorer: RewardModelScorer, pairs) -> dict[str, float]:
 
 
 def write_report(config, out_dir: str | Path) -> dict[str, Any]:
-    """Writes ``report.md`` and PNGs under ``out_dir``; returns the headline numbers."""
+    """Writes ``report.md`` and PNGs under ``out_dir``; returns the headline numbers (and
+    under ``"tables"`` the answers and reward-model score tables as Markdown)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.report.seed)
@@ -70,7 +79,7 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     tokenizer = load_tokenizer(ModelConfig(name_or_path=sft_dir))
     sft = _load(sft_dir, tokenizer)
     ppo = _load(ppo_dir / "actor", tokenizer)
-    scorer = RewardModelScorer(rm_dir)
+    scorer = RewardModelScorer(rm_dir, max_length=_score_length(config))
     length = config.report.max_new_tokens
     metric_prompts = held_out[: config.report.num_prompts]
 
@@ -99,6 +108,11 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     history = read_metrics(ppo_dir)
     plot = plot_curves(history, PPO_CURVES, out / "ppo_curves.png", title="PPO (text)")
     summary["plots"] = [str(plot)]
+    # the two tables as Markdown too, for reports that embed this one (rlhf-gym demo)
+    summary["tables"] = {
+        "answers": answers_table(answers, table_prompts, scores),
+        "rm_scores": good_bad,
+    }
     (out / "report.md").write_text(_markdown(summary, answers, scores, table_prompts, good_bad))
     return summary
 

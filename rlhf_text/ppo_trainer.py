@@ -10,7 +10,6 @@ options: unsupervised LM-loss mixing, an EMA copy of the actor, the adaptive KL 
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_ch
 from agents.collect import collect_rollout, start_collection
 from agents.config import save_config
 from agents.gae import compute_gae
-from agents.logger import MetricsLogger
+from agents.logger import MetricsLogger, open_metrics_file, write_metrics_row
 from agents.ppo import PPOConfig, ppo_update
 from envs.text_gen import TextGenVectorEnv
 from rlhf_text.data import DataConfig, PreferenceData, load_preference_data, prompts
@@ -41,7 +40,6 @@ from rlhf_text.ppo import (
 )
 
 STATE_NAME = "ppo_state.pt"
-METRICS_NAME = "metrics.jsonl"
 
 
 @dataclass
@@ -369,22 +367,6 @@ def _save_outputs(models: PPOModels, output_dir: Path) -> None:
         _save_lm(models.ema, output_dir / "actor_ema", models.tokenizer)
 
 
-def _open_metrics(path: Path, iteration: int):
-    """The per-iteration metrics file (JSON lines), cut back to ``iteration`` on resume."""
-    kept = []
-    if iteration and path.exists():
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        kept = [row for row in rows if row["iteration"] <= iteration]
-    path.write_text("".join(json.dumps(row) + "\n" for row in kept))
-    return path.open("a")
-
-
-def read_metrics(output_dir: str | Path) -> list[dict[str, float]]:
-    """The metrics of every iteration of a PPO run folder."""
-    path = Path(output_dir) / METRICS_NAME
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def run_ppo(
     config: PPOTextConfig, resume: bool = True, stop_after: int | None = None
 ) -> list[dict[str, float]]:
@@ -413,7 +395,7 @@ def run_ppo(
         iteration = _load_state(state_path, models, kl_controller, generator)
     unsup_texts = [pair.chosen_text for pair in data.train] if config.unsup_coef > 0 else []
     logger = MetricsLogger(output_dir / "tb", purge_step=iteration or None)
-    metrics_file = _open_metrics(output_dir / METRICS_NAME, iteration)
+    metrics_file = open_metrics_file(output_dir, iteration)
     history: list[dict[str, float]] = []
     bar = tqdm(total=config.iterations, initial=iteration, unit="it", disable=not config.progress)
     start_iteration = iteration
@@ -425,8 +407,7 @@ def run_ppo(
             iteration += 1
             logger.log(metrics, iteration)
             history.append({"iteration": float(iteration), **metrics})
-            metrics_file.write(json.dumps(history[-1]) + "\n")
-            metrics_file.flush()
+            write_metrics_row(metrics_file, history[-1])
             if iteration % config.sample_every == 0 or iteration == 1:
                 logger.text("samples", samples_table(samples[: config.num_samples]), iteration)
             bar.update(1)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from agents.logger import read_metrics
 from rlhf_text.data import DataConfig
 from rlhf_text.engine import OptimConfig
 from rlhf_text.models import ModelConfig
 from rlhf_text.ppo import text_ppo_defaults
-from rlhf_text.ppo_trainer import LoraConfig, PPOTextConfig, TextEnvConfig, read_metrics, run_ppo
+from rlhf_text.ppo_trainer import LoraConfig, PPOTextConfig, TextEnvConfig, run_ppo
 from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, tiny_value_model
 
 ROWS = [

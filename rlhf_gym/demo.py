@@ -1,0 +1,217 @@
+"""``rlhf-gym demo``: both worlds on one PPO core, end to end, into one run folder.
+
+The arm learns to reach (PPO on ``RLHFGym/ArmReach-v0``), is evaluated on 100 seeded episodes
+and filmed; then the text pipeline runs (SFT -> reward model -> PPO, DeepSpeed-Chat's three
+steps) and writes its held-out report; last, one HTML and Markdown report covers both::
+
+    runs/demo/
+      arm/            the arm's run folder (config.yaml, checkpoint.pt, metrics.jsonl, tb/)
+      text/           the text pipeline's folder (sft/, rm/, ppo/, each with tb/; report/)
+      report.html     headline numbers, plots, the arm video, both tables
+      report.md       the same in Markdown
+      arm_curves.png  success rate, return and final distance over timesteps
+      text_curves.png actor loss, critic loss, reward score and KL over PPO iterations
+      arm.gif         the trained arm, deterministic episodes
+      summary.json    the headline numbers
+      config.yaml     the resolved demo config
+
+The config (``configs/demo.yaml``) names a base config for each world (``arm_config``,
+``text_config``) and overrides it (``arm:``, ``text:``); its ``quick:`` section is laid over
+everything by ``--quick``. Running the same command again resumes both worlds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.config import ConfigError, from_dict, save_config
+from agents.experiment import ContinuousConfig
+from rlhf_gym.demo_report import headline, write_demo_report
+from rlhf_text.pipeline import PipelineConfig, run_pipeline
+
+
+@dataclass
+class DemoConfig:
+    """The demo: one arm run and one text pipeline under ``output_dir``, then a report."""
+
+    output_dir: str = "runs/demo"
+    """``arm/``, ``text/`` and the report go here"""
+    arm_config: str | None = "configs/arm/reach.yaml"
+    """the arm's base config (a ContinuousConfig YAML); ``arm`` overrides it. None: defaults"""
+    arm: ContinuousConfig = field(default_factory=ContinuousConfig)
+    """the arm run (``run_dir`` defaults to ``{output_dir}/arm``)"""
+    text_config: str | None = "configs/text/tiny.yaml"
+    """the text pipeline's base config (a PipelineConfig YAML); ``text`` overrides it"""
+    text: PipelineConfig = field(default_factory=PipelineConfig)
+    """the text pipeline (``output_dir`` defaults to ``{output_dir}/text``)"""
+    eval_episodes: int = 100
+    """deterministic evaluation episodes of the trained arm"""
+    eval_seed: int = 12345
+    """seeds the evaluation episodes"""
+    video_episodes: int = 2
+    """episodes in the arm video"""
+    video_size: int = 320
+    """video width and height in pixels"""
+    video_name: str = "arm.gif"
+    """the video file in ``output_dir`` (.gif shows in every browser; .mp4 also works)"""
+    quick: dict[str, Any] = field(default_factory=dict)
+    """overrides laid over this config by ``--quick`` (already applied when saved)"""
+
+    def __post_init__(self) -> None:
+        if self.eval_episodes < 1 or self.video_episodes < 1:
+            raise ValueError("eval_episodes and video_episodes must be >= 1")
+        if Path(self.video_name).suffix.lower() not in (".gif", ".mp4"):
+            raise ValueError(f"video_name must end in .gif or .mp4, got {self.video_name!r}")
+
+
+def _read_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(loaded, (dict, type(None))):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return loaded or {}
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _set_dotted(data: dict[str, Any], item: str) -> None:
+    """Applies one ``key.sub=value`` override (the value is parsed as YAML)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {item!r} is not key=value")
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part} is not a section")
+    node[last] = yaml.safe_load(raw) if raw else ""
+
+
+def load_demo_config(
+    path: str | Path | None = "configs/demo.yaml", overrides: list[str] = (), quick: bool = False
+) -> DemoConfig:
+    """The demo config: the file, then (with ``quick``) its ``quick`` section, then overrides.
+
+    The ``arm`` and ``text`` sections override the YAML files named by ``arm_config`` and
+    ``text_config`` (paths relative to the working directory, like every path in a config);
+    the worlds' run folders default to ``{output_dir}/arm`` and ``{output_dir}/text``.
+
+    Raises:
+        ConfigError: a missing file, an unknown key or a wrong type (named, dotted).
+    """
+    data = _read_mapping(path, "config file") if path is not None else {}
+    if quick:
+        if not isinstance(data.get("quick", {}), dict):
+            raise ConfigError("quick: expected a mapping of overrides")
+        data = _merge(data, data.get("quick", {}))
+    for item in overrides:
+        _set_dotted(data, item)
+    output_dir = str(data.get("output_dir", DemoConfig.output_dir))
+    for world, folder_key, default_base in (
+        ("arm", "run_dir", DemoConfig.arm_config),
+        ("text", "output_dir", DemoConfig.text_config),
+    ):
+        base_path = data.get(f"{world}_config", default_base)
+        base = _read_mapping(base_path, f"{world}_config") if base_path else {}
+        section = data.get(world) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{world}: expected a mapping, got {section!r}")
+        # the base file's own run folder gives way to the demo's; the demo's sections win
+        data[world] = _merge(_merge(base, {folder_key: f"{output_dir}/{world}"}), section)
+    return from_dict(DemoConfig, data)
+
+
+def run_demo(config: DemoConfig, resume: bool = True) -> dict[str, Any]:
+    """Trains, evaluates and films the arm, runs the text pipeline, writes the report.
+
+    Returns:
+        The headline numbers (also written to ``output_dir/summary.json``): ``arm``,
+        ``text`` (the pipeline's summary), ``seconds`` per stage and ``files``.
+    """
+    _quiet_model_loading()
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+
+    _stage(1, "arm: PPO learns to reach", config.arm.run_dir)
+    arm = _run_arm(config, resume, seconds)
+    _stage(2, "text: SFT -> reward model -> PPO", config.text.output_dir)
+    tick = time.perf_counter()
+    text = run_pipeline(config.text, resume=resume)
+    seconds["text"] = time.perf_counter() - tick
+
+    _stage(3, "report", str(out))
+    tick = time.perf_counter()
+    summary = {"arm": arm, "text": text, "seconds": seconds}
+    summary["files"] = write_demo_report(summary, config, out)
+    seconds["report"] = time.perf_counter() - tick
+    seconds["total"] = time.perf_counter() - start
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _quiet_model_loading() -> None:
+    """Hide transformers' per-file "Loading weights" bars: the demo loads a dozen small
+    models, and the training bars are the ones worth watching."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def _stage(number: int, title: str, where: str) -> None:
+    print(f"[{number}/3] {title}  ({where})", flush=True)
+
+
+def _run_arm(config: DemoConfig, resume: bool, seconds: dict[str, float]) -> dict[str, Any]:
+    """Train (or resume), then evaluate and film the arm; returns its headline numbers."""
+    from agents.experiment import evaluate_policy, load_run, record_video, train_from_config
+    from agents.logger import read_metrics
+
+    tick = time.perf_counter()
+    result = train_from_config(config.arm, resume=resume)
+    seconds["arm_train"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    arm_config, policy = load_run(config.arm.run_dir)
+    video_path = Path(config.output_dir) / config.video_name
+    print(f"      evaluating {config.eval_episodes} episodes, filming {video_path}", flush=True)
+    metrics = evaluate_policy(policy, arm_config.env, config.eval_episodes, config.eval_seed)
+    size = {"width": config.video_size, "height": config.video_size}
+    video_env = dataclasses.replace(arm_config.env, kwargs={**arm_config.env.kwargs, **size})
+    video = record_video(policy, video_env, video_path, config.video_episodes)
+    seconds["arm_eval_video"] = time.perf_counter() - tick
+    # wall-clock of the training iterations summed over every (resumed) invocation
+    batch_steps = config.arm.env.num_envs * config.arm.run.num_steps
+    train_seconds = sum(batch_steps / row["charts/sps"] for row in read_metrics(config.arm.run_dir))
+    return {
+        **metrics,
+        "success_threshold": float(arm_config.env.kwargs.get("success_threshold", 0.05)),
+        "timesteps": result.global_step,
+        "train_seconds": train_seconds,
+        "video": str(video),
+    }
+
+
+__all__ = ["DemoConfig", "headline", "load_demo_config", "run_demo"]

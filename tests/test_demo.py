@@ -1,0 +1,237 @@
+"""``rlhf-gym demo --quick`` end to end: both worlds, every artefact, the HTML in a browser.
+
+The quick demo runs once for the module (about 20-60 s on 2 busy cores); the browser check
+needs Debian's ``chromium`` (``.ci/run`` installs it) and is skipped, saying so, without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from agents import GaussianActorCritic, RunConfig, train
+from agents.logger import read_metrics
+from agents.ppo import PPOConfig
+from rlhf_gym.cli import main
+from rlhf_gym.demo import load_demo_config
+from rlhf_gym.demo_report import table_html
+from tests.agents.toy_envs import make_point_env
+
+REPO = Path(__file__).parents[1]
+CONFIG = str(REPO / "configs" / "demo.yaml")
+TB_DIRS = ("arm/tb", "text/sft/tb", "text/rm/tb", "text/ppo/tb")
+ANSWERS_HEADER = "| prompt | base | SFT | PPO |"
+RM_SCORES_HEADER = "| prompt | good answer | score | bad answer | score |"
+TAB_BLUE = np.array([31, 119, 180])  # matplotlib's line colour: seen only if the plots render
+
+
+def _run_demo(out: Path, *extra: str) -> tuple[int, str]:
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
+        patch.chdir(REPO)  # the config names configs/arm/reach.yaml and configs/text/tiny.yaml
+        code = main(["demo", "--quick", "--config", CONFIG, "--out", str(out), *extra])
+    return code, stdout.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    code, stdout = _run_demo(out)
+    assert code == 0, stdout
+    return out, stdout
+
+
+def test_quick_demo_writes_every_artefact(demo: tuple[Path, str]) -> None:
+    out, stdout = demo
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0.0 <= summary["arm"]["success_rate"] <= 1.0
+    assert summary["arm"]["episodes"] == 20 and summary["arm"]["timesteps"] == 512
+    assert 0.0 <= summary["text"]["rm"]["accuracy"] <= 1.0
+    assert np.isfinite(summary["text"]["ppo"]["kl_to_reference"])
+    assert "arm: success rate" in stdout and "text: reward model accuracy" in stdout
+    assert f"report: {out / 'report.html'}" in stdout
+
+    for name in ("arm_curves.png", "text_curves.png"):
+        image = imageio.imread(out / name)
+        assert image.ndim == 3 and min(image.shape[:2]) > 200, name
+    frames = imageio.mimread(out / "arm.gif")
+    assert len(frames) > 40 and frames[0].shape[:2] == (160, 160)
+    assert np.ptp(np.stack(frames).astype(float), axis=0).max() > 0  # the arm moves
+
+    for folder in TB_DIRS:
+        assert list((out / folder).glob("events.out.tfevents.*")), folder
+    assert len(read_metrics(out / "arm")) == 4  # 512 steps / (2 envs x 64 steps)
+
+
+def test_report_md_has_the_numbers_plots_video_and_both_tables(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    report = (out / "report.md").read_text()
+    for needle in (
+        ANSWERS_HEADER,
+        RM_SCORES_HEADER,
+        "success rate (final distance < 0.05 m), 20 deterministic episodes",
+        "reward-model accuracy (held-out pairs)",
+        "before PPO (SFT) / after PPO",
+        "KL(PPO \\|\\| SFT) per response (nats)",
+        "![arm: success rate, return and final distance](arm_curves.png)",
+        "(text_curves.png)",
+        "(arm.gif)",
+        f".venv/bin/tensorboard --logdir {out}",
+    ):
+        assert needle in report, needle
+    answers = report.split(ANSWERS_HEADER)[1].split("\n\n")[0].strip().splitlines()
+    assert len(answers) == 1 + 3  # alignment row + table_prompts rows
+
+
+def test_report_html_is_self_contained(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    page = (out / "report.html").read_text()
+    sources = re.findall(r'src="([^"]+)"', page)
+    assert sorted(sources) == ["arm.gif", "arm_curves.png", "text_curves.png"]
+    assert all((out / src).is_file() for src in sources)
+    assert page.count("<table") == 4 and "|---" not in page
+    assert "<th>base</th><th>SFT</th><th>PPO</th>" in page
+    assert f"tensorboard --logdir {out}" in page
+
+
+def test_report_renders_in_headless_chromium(demo: tuple[Path, str], tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (.ci/run installs it: apt-get install chromium)")
+    out, _ = demo
+    shot, url = tmp_path / "report.png", (out / "report.html").as_uri()
+    result = subprocess.run(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr", "--log-level=0",  # console messages show up as CONSOLE
+            f"--screenshot={shot}", "--window-size=1200,2400", url,
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    # environment noise (no D-Bus in a container, ...) never names the page; errors about the
+    # page name it, or are console messages or failed network loads
+    page_errors = [
+        line
+        for line in result.stderr.splitlines()
+        if ("ERROR" in line and (url in line or "report.html" in line))
+        or ":CONSOLE" in line
+        or "net::ERR" in line
+    ]
+    assert not page_errors, page_errors
+    image = imageio.imread(shot)[..., :3].astype(int)
+    assert image.shape[:2] == (2400, 1200)
+    colours = len(np.unique(image.reshape(-1, 3), axis=0))
+    assert colours > 1000, f"a near-blank page: {colours} colours"
+    plot_pixels = int((np.abs(image - TAB_BLUE).max(-1) <= 12).sum())
+    assert plot_pixels > 100, "the plots did not render"
+
+
+def test_running_again_resumes_both_worlds(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    rows = (out / "arm" / "metrics.jsonl").read_text()
+    code, stdout = _run_demo(out)
+    assert code == 0
+    assert "512 timesteps" in stdout
+    assert (out / "arm" / "metrics.jsonl").read_text() == rows  # nothing retrained
+    assert len(json.loads((out / "text" / "summary.json").read_text())["tables"]) == 2
+
+
+def test_demo_config_layers_base_files_quick_and_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(REPO)
+    full = load_demo_config(CONFIG)
+    assert full.output_dir == "runs/demo" and full.arm.run_dir == "runs/demo/arm"
+    assert full.text.output_dir == "runs/demo/text" and full.eval_episodes == 100
+    assert full.arm.ppo.update_epochs == 10 and full.arm.env.num_envs == 8  # reach.yaml
+    assert full.text.sft.model.tiny.n_layer == 2  # tiny.yaml
+    quick = load_demo_config(CONFIG, ["arm.env.num_envs=3", "output_dir=elsewhere"], quick=True)
+    assert quick.arm.env.num_envs == 3 and quick.arm.run.num_steps == 64
+    assert quick.arm.run_dir == "elsewhere/arm" and quick.text.output_dir == "elsewhere/text"
+    assert quick.text.sft.model.tiny.n_layer == 1 and quick.text.ppo.iterations == 2
+    assert quick.arm.env.kwargs == {"control_mode": "position", "success_bonus": 1.0}
+
+
+def _train_toy(run_dir: Path, stop_after: int | None = None) -> None:
+    torch.manual_seed(0)
+    env = make_point_env(2)
+    policy = GaussianActorCritic(4, 2, hidden=(16,))
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3, eps=1e-5)
+    config = RunConfig(total_timesteps=320, num_steps=32, checkpoint_every=2, progress=False)
+    train(env, policy, optimizer, PPOConfig(update_epochs=2), config, run_dir, True, stop_after)
+
+
+def test_train_metrics_file_is_cut_back_to_the_checkpoint_on_resume(tmp_path: Path) -> None:
+    _train_toy(tmp_path / "whole")  # 5 iterations of 2 envs x 32 steps
+    parts = tmp_path / "parts"
+    _train_toy(parts, stop_after=2)
+    saved = (parts / "checkpoint.pt").read_bytes()
+    _train_toy(parts, stop_after=1)  # iteration 3 is logged ...
+    (parts / "checkpoint.pt").write_bytes(saved)  # ... but its checkpoint is lost (a crash)
+    _train_toy(parts)
+    whole, resumed = read_metrics(tmp_path / "whole"), read_metrics(parts)
+    assert [row["iteration"] for row in resumed] == [1, 2, 3, 4, 5]
+    assert resumed[-1]["global_step"] == 320.0
+
+    def same(row: dict[str, float]) -> dict[str, float]:
+        return {key: value for key, value in row.items() if key != "charts/sps"}
+
+    assert [same(row) for row in resumed] == [same(row) for row in whole]
+
+
+def test_table_html_escapes_and_aligns() -> None:
+    table = table_html("| a | b |\n|---|---:|\n| x \\| y <z> | *(+1.00)* |")
+    assert "<td>x | y &lt;z&gt;</td>" in table
+    assert '<td class="num"><em>(+1.00)</em></td>' in table and "<th>a</th>" in table
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--config", "no/such/demo.yaml"], "config file not found: no/such/demo.yaml"),
+        (["demo", "--config", CONFIG, "arm.ppo.no_such_key=1"], "arm.ppo.no_such_key"),
+        (["demo", "--config", CONFIG, "arm_config=no/such/arm.yaml"], "no/such/arm.yaml"),
+        (["demo", "--config", CONFIG, "--no-such-flag"], "--no-such-flag"),
+        (["no-such-command"], "invalid choice: 'no-such-command'"),
+        (["arm"], "required: {train,eval,video,prefs}"),
+        (["arm", "eval", "--checkpoint", "{tmp}"], "is not a run folder"),
+        (["arm", "video", "--checkpoint", "no/such/run"], "no/such/run"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_nonzero_exit(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse's errors
+        code = stop.code
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rlhf-gym: error: "), lines
+    assert message in lines[0]
+
+
+def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rlhf_gym", "demo", "--config", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"rlhf-gym: error: config file not found: {tmp_path}/missing.yaml\n"
