@@ -72,10 +72,12 @@ def test_saved_config_loads_back_equal(tmp_path):
 def test_shipped_arm_configs_load():
     from pathlib import Path
 
+    from agents.prefs import PrefsConfig
+
     configs = sorted(Path(__file__).resolve().parents[2].glob("configs/arm/*.yaml"))
     assert configs, "configs/arm/*.yaml missing"
-    for path in configs:
-        load_config(ContinuousConfig, path)
+    for path in configs:  # prefs.yaml is the preference loop's; every other one plain PPO
+        load_config(PrefsConfig if path.stem == "prefs" else ContinuousConfig, path)
 
 
 def test_a_nested_override_keeps_the_fields_own_defaults() -> None:
