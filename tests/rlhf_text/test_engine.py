@@ -234,8 +234,8 @@ def test_deepspeed_checkpoint_round_trip(tiny_tokenizer, tmp_path):
         TrainEngine(make_model(tiny_tokenizer), optim, 4).has_checkpoint(tmp_path / "at2")
 
 
-def test_sft_and_reward_model_steps_under_deepspeed_zero2(tmp_path):
-    """Both steps train under ZeRO-2 with bf16 in this one process, resume, and save."""
+def test_sft_reward_model_and_ppo_steps_under_deepspeed_zero2(tmp_path):
+    """All three steps train under ZeRO-2 with bf16 in this one process, resume, and save."""
     pytest.importorskip("deepspeed")
     from envs.rewards.reward_model import RewardModelScorer
     from rlhf_text.data import load_preference_data
@@ -271,3 +271,23 @@ def test_sft_and_reward_model_steps_under_deepspeed_zero2(tmp_path):
     assert next(scorer.model.parameters()).dtype == torch.bfloat16
     through_scorer = evaluate_reward_model(tmp_path / "rm", pairs, max_length=rm.max_len)
     assert through_scorer["chosen_score"] == pytest.approx(metrics["eval/chosen_score"], abs=1e-2)
+
+    from rlhf_text.models import ModelConfig
+    from rlhf_text.ppo_trainer import PPOTextConfig, TextEnvConfig, run_ppo
+
+    ppo = PPOTextConfig(
+        actor=ModelConfig(name_or_path=str(tmp_path / "sft")),
+        critic=ModelConfig(name_or_path=str(tmp_path / "rm")),
+        reward={"type": "reward_model", "model": str(tmp_path / "rm"), "max_length": rm.max_len},
+        data=rm.data,
+        env=TextEnvConfig(max_prompt_len=rm.max_prompt_len, max_new_tokens=4),
+        batch_size=4,
+        iterations=2,
+        deepspeed=str(deepspeed_config),
+        output_dir=str(tmp_path / "ppo"),
+        progress=False,
+    )
+    history = run_ppo(ppo)
+    assert len(history) == 2 and all(row["train/grad_norm"] > 0 for row in history)
+    assert (tmp_path / "ppo" / "checkpoint" / "actor" / "latest").is_file()
+    assert (tmp_path / "ppo" / "actor" / "config.json").is_file()
