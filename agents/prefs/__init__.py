@@ -1,0 +1,44 @@
+"""Reward learning from trajectory preferences on the arm (Christiano et al. 2017).
+
+- `segments`: clips of the policy's episodes, and the ``segments.npz`` a labeller sees.
+- `labels`: the synthetic oracle and the JSONL human-label file.
+- `reward_model`: the ensemble r(o, a), its pairwise fit, and its numpy export for the env.
+- `config`: `PrefsConfig`, the PPO pieces of `ContinuousConfig` plus labels and model.
+- `loop`: `train_prefs`, the collect -> label -> fit -> PPO rounds.
+"""
+
+from agents.prefs.config import PreferenceConfig, PrefsConfig, RewardModelConfig
+from agents.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
+from agents.prefs.loop import PrefsResult, label_schedule, train_prefs
+from agents.prefs.reward_model import (
+    NumpyReward,
+    TrajectoryRewardModel,
+    evaluate_reward_model,
+    export_numpy,
+    fit_reward_model,
+    preference_variance,
+    soft_pairwise_loss,
+)
+from agents.prefs.segments import SegmentPool, collect_segments
+
+__all__ = [
+    "NumpyReward",
+    "PreferenceConfig",
+    "Preferences",
+    "PrefsConfig",
+    "PrefsResult",
+    "RewardModelConfig",
+    "SegmentPool",
+    "TrajectoryRewardModel",
+    "collect_segments",
+    "evaluate_reward_model",
+    "export_numpy",
+    "fit_reward_model",
+    "label_schedule",
+    "oracle_preferences",
+    "preference_variance",
+    "read_labels",
+    "soft_pairwise_loss",
+    "train_prefs",
+    "write_labels",
+]

@@ -1,0 +1,339 @@
+"""The preference loop: collect segments, ask for labels, fit the reward model, PPO on it.
+
+Christiano et al. 2017, "Deep reinforcement learning from human preferences", on the arm:
+
+```
+round r = 0 .. rounds-1:
+  segments <- the current policy's episodes, cut into L-step clips   (segments.py)
+  pairs    <- most-disputed candidates by the ensemble, or random    (reward_model.py)
+  labels   <- the oracle (true return, optional noise) or a JSONL file (labels.py)
+  fit the reward-model ensemble on every label so far, pairwise_loss  (agents.preference)
+  PPO (agents.train.train) on the env with reward_fn = the ensemble mean, standardised
+  evaluate the policy on the env's own reward: success rate and return
+```
+
+The label budget is spent by a schedule: a share up front on the initial policy's segments
+(``initial_label_fraction``), the rest spread over the later rounds. A share of every
+round's labels is held out of training and reports the reward model's accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.checkpoint import save_checkpoint
+from agents.config import save_config
+from agents.experiment import CONFIG_NAME, build_policy, evaluate_policy, make_vector_env
+from agents.logger import MetricsLogger
+from agents.prefs.config import PreferenceConfig, PrefsConfig
+from agents.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
+from agents.prefs.reward_model import (
+    NumpyReward,
+    TrajectoryRewardModel,
+    evaluate_reward_model,
+    export_numpy,
+    fit_reward_model,
+    preference_variance,
+)
+from agents.prefs.segments import SegmentPool, collect_segments
+from agents.train import CHECKPOINT_NAME, train
+
+PREFS_CONFIG_NAME = "prefs_config.yaml"
+
+
+@dataclass
+class PrefsResult:
+    """What :func:`train_prefs` returns: PPO steps, labels used, time, per-round metrics."""
+
+    global_step: int
+    labels_used: int
+    seconds: float
+    rounds: list[dict[str, float]] = field(default_factory=list)
+    """per round: prefs/*, the last PPO iteration's metrics and the evaluation"""
+
+
+def allocate(total: int, weights: np.ndarray) -> list[int]:
+    """``total`` split in proportion to ``weights`` into integers that sum to it."""
+    exact = total * np.asarray(weights, float) / np.sum(weights)
+    counts = np.floor(exact).astype(int)
+    remainder = total - counts.sum()
+    counts[np.argsort(counts - exact, kind="stable")[:remainder]] += 1
+    return counts.tolist()
+
+
+def label_schedule(config: PreferenceConfig) -> list[int]:
+    """Labels asked for in each round: the initial share first, then the schedule."""
+    initial = max(1, round(config.label_budget * config.initial_label_fraction))
+    if config.rounds == 1 or initial >= config.label_budget:
+        return [config.label_budget] + [0] * (config.rounds - 1)
+    later = np.arange(1, config.rounds, dtype=float)
+    weights = np.ones_like(later) if config.label_schedule == "constant" else 1.0 / later
+    return [initial, *allocate(config.label_budget - initial, weights)]
+
+
+def train_prefs(config: PrefsConfig) -> PrefsResult:
+    """Runs the whole loop as configured (see the module docstring); always starts afresh."""
+    loop = PreferenceLoop(config)
+    try:
+        return loop.run()
+    finally:
+        loop.close()
+
+
+class PreferenceLoop:
+    """The state of one run: policy, reward model, segments, labels, step counters."""
+
+    def __init__(self, config: PrefsConfig) -> None:
+        self.config = config
+        self.run_dir = Path(config.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, self.run_dir / PREFS_CONFIG_NAME)
+        save_config(config.continuous(), self.run_dir / CONFIG_NAME)
+        torch.set_num_threads(config.run.torch_threads)
+        torch.manual_seed(config.run.seed)  # the policy's and reward model's initial weights
+        self.env = gym.make(config.env.id, **config.env.kwargs)  # the env's own reward
+        probe = make_vector_env(config.env, num_envs=1)
+        self.policy = build_policy(config.continuous(), probe)
+        probe.close()
+        self.optimizer = torch.optim.Adam(
+            self.policy.parameters(), lr=config.run.learning_rate, eps=config.run.adam_eps
+        )
+        rm = config.reward_model
+        obs_dim, action_dim = self.policy.obs_dim, self.policy.action_dim
+        self.model = TrajectoryRewardModel(obs_dim, action_dim, tuple(rm.hidden), rm.ensemble_size)
+        self.rm_optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=rm.learning_rate, weight_decay=rm.weight_decay
+        )
+        self.rng = np.random.default_rng(config.run.seed)
+        self.generator = torch.Generator().manual_seed(config.run.seed)
+        self.pool = SegmentPool()
+        self.train_labels, self.heldout_labels = Preferences.empty(), Preferences.empty()
+        self.global_step, self.ppo_iterations, self.fitted = 0, 0, False
+        self.logger = MetricsLogger(self.run_dir / "tb")
+
+    @property
+    def labels_used(self) -> int:
+        return len(self.train_labels) + len(self.heldout_labels)
+
+    def close(self) -> None:
+        self.env.close()
+        self.logger.close()
+
+    def run(self) -> PrefsResult:
+        config, start = self.config, time.perf_counter()
+        labels = label_schedule(config.prefs)
+        batch_steps = config.env.num_envs * config.run.num_steps
+        total_iterations = max(config.prefs.rounds, config.run.total_timesteps // batch_steps)
+        iterations = allocate(total_iterations, np.ones(config.prefs.rounds))
+        result = PrefsResult(0, 0, 0.0)
+        for round_index in range(config.prefs.rounds):
+            if config.prefs.human_labels is not None:
+                metrics = self.load_human_labels() if round_index == 0 else {}
+            else:
+                metrics = self.query(round_index, labels[round_index])
+            if metrics:  # new labels: refit
+                metrics.update(self.fit())
+            reward_fn = self.reward_fn()
+            metrics.update(self.train_policy(round_index, iterations[round_index], reward_fn))
+            metrics.update(self.evaluate(round_index))
+            metrics["prefs/labels_used"] = float(self.labels_used)
+            metrics["prefs/round"] = float(round_index)
+            self.logger.log(metrics, self.global_step)
+            self.save(round_index, reward_fn)
+            result.rounds.append({"global_step": float(self.global_step), **metrics})
+        result.global_step, result.labels_used = self.global_step, self.labels_used
+        result.seconds = time.perf_counter() - start
+        return result
+
+    # -- labels ------------------------------------------------------------------------------
+
+    def query(self, round_index: int, num_labels: int) -> dict[str, float]:
+        """Collects this round's segments and asks the oracle about ``num_labels`` pairs."""
+        if num_labels == 0:
+            return {}
+        prefs = self.config.prefs
+        num_segments = max(2, math.ceil(prefs.segments_per_label * num_labels))
+        segments, stats = collect_segments(
+            self.env,
+            self.policy,
+            num_segments,
+            prefs.segment_length,
+            seed=self.config.run.seed + 7919 * round_index,
+            id_prefix=f"r{round_index:02d}-s",
+            exploration_noise=prefs.exploration_noise,
+            exploration_correlation=prefs.exploration_correlation,
+            explored_fraction=prefs.explored_fraction,
+        )
+        rows = self.pool.extend(segments)
+        uncertain = prefs.selection == "uncertainty" and self.fitted
+        left, right = self.candidate_pairs(
+            rows, num_labels * (prefs.candidate_factor if uncertain else 1)
+        )
+        metrics = {}
+        if uncertain:
+            variance = preference_variance(self.model, *self.pool_tensors(), left, right)
+            keep = np.argsort(-variance, kind="stable")[:num_labels]
+            left, right = left[keep], right[keep]
+            metrics["prefs/selected_variance"] = float(variance[keep].mean())
+            metrics["prefs/candidate_variance"] = float(variance.mean())
+        new = oracle_preferences(
+            self.pool.true_returns(), left, right, self.rng, prefs.label_noise, prefs.equal_margin
+        )
+        self.add_labels(new)
+        metrics["prefs/segment_true_return"] = float(np.mean(stats.episode_returns or [np.nan]))
+        metrics["prefs/segment_env_steps"] = float(stats.steps)
+        return metrics
+
+    def candidate_pairs(self, rows: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` distinct random pairs of different segments among ``rows``."""
+        pairs: set[tuple[int, int]] = set()
+        limit = len(rows) * (len(rows) - 1) // 2
+        while len(pairs) < min(count, limit):
+            i, j = self.rng.choice(rows, size=2, replace=False)
+            pairs.add((int(min(i, j)), int(max(i, j))))
+        ordered = np.array(sorted(pairs))
+        ordered = ordered[self.rng.permutation(len(ordered))]
+        swap = self.rng.random(len(ordered)) < 0.5  # which side is "left" carries no meaning
+        left = np.where(swap, ordered[:, 1], ordered[:, 0])
+        right = np.where(swap, ordered[:, 0], ordered[:, 1])
+        return left, right
+
+    def add_labels(self, new: Preferences) -> None:
+        """Holds out ``heldout_fraction`` of ``new`` (at random), trains on the rest."""
+        order = self.rng.permutation(len(new))
+        num_heldout = round(self.config.prefs.heldout_fraction * len(new))
+        self.heldout_labels = self.heldout_labels + new.subset(order[:num_heldout])
+        self.train_labels = self.train_labels + new.subset(order[num_heldout:])
+
+    def load_human_labels(self) -> dict[str, float]:
+        prefs = self.config.prefs
+        self.pool = SegmentPool.load(prefs.segments_file)
+        self.add_labels(read_labels(prefs.human_labels, self.pool.ids))
+        return {"prefs/human_labels": float(self.labels_used)}
+
+    # -- reward model ------------------------------------------------------------------------
+
+    def pool_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.as_tensor(self.pool.observations), torch.as_tensor(self.pool.actions)
+
+    def fit(self) -> dict[str, float]:
+        """Fits the ensemble on every training label so far; held-out accuracy."""
+        rm = self.config.reward_model
+        if rm.refresh_normalization or not self.fitted:
+            # Inputs standardised over every segment so far: statistics of the first
+            # (near-motionless) policy alone put later states 10+ standard deviations out.
+            self.model.set_input_normalization(self.pool.observations, self.pool.actions)
+        observations, actions = self.pool_tensors()
+        metrics = fit_reward_model(
+            self.model, self.rm_optimizer, observations, actions, self.train_labels,
+            rm.epochs, rm.batch_size, self.generator, rm.bootstrap,
+        )  # fmt: skip
+        self.fitted = True
+        for split, labels in (("train", self.train_labels), ("heldout", self.heldout_labels)):
+            for key, value in evaluate_reward_model(
+                self.model, observations, actions, labels
+            ).items():
+                metrics[f"prefs/rm_{key}_{split}"] = value
+        return metrics
+
+    def reward_fn(self) -> NumpyReward:
+        """The ensemble mean, standardised over every step of the pool (per round)."""
+        with torch.no_grad():
+            rewards = self.model(*self.pool_tensors()).mean(0).numpy()  # (S, L)
+        return export_numpy(self.model, float(rewards.mean()), float(rewards.std()) + 1e-8)
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def train_policy(self, round_index: int, iterations: int, reward_fn: NumpyReward) -> dict:
+        """``iterations`` PPO iterations of :func:`agents.train.train` on the learned reward.
+
+        The learning rate decays linearly over the whole run (not per round), set here
+        between iterations; TensorBoard steps continue across rounds.
+        """
+        config = self.config
+        batch_steps = config.env.num_envs * config.run.num_steps
+        total_iterations = max(config.prefs.rounds, config.run.total_timesteps // batch_steps)
+        run = replace(
+            config.run,
+            total_timesteps=iterations * batch_steps,
+            seed=config.run.seed + 1000 * (round_index + 1),  # fresh env and minibatch RNG
+            anneal_lr=False,
+            progress=False,
+            checkpoint_every=iterations + 1,
+        )
+
+        def set_learning_rate() -> None:
+            if config.run.anneal_lr:
+                progress = self.ppo_iterations / total_iterations
+                for group in self.optimizer.param_groups:
+                    group["lr"] = config.run.learning_rate * (1.0 - progress)
+
+        def on_iteration(_: int, metrics: dict[str, float]) -> None:
+            self.ppo_iterations += 1
+            self.global_step += batch_steps
+            self.logger.log(metrics, self.global_step)
+            set_learning_rate()
+
+        set_learning_rate()
+        env = make_vector_env(config.env, reward_fn=reward_fn)
+        try:
+            result = train(
+                env, self.policy, self.optimizer, config.ppo, run, on_iteration=on_iteration
+            )
+        finally:
+            env.close()
+        last = result.history[-1] if result.history else {}
+        return {k: v for k, v in last.items() if k.startswith(("rollout/", "policy/", "loss/"))}
+
+    def evaluate(self, round_index: int) -> dict[str, float]:
+        """Deterministic episodes on the env's own reward: the true success and return."""
+        episodes = self.config.prefs.eval_episodes
+        if episodes < 1:
+            return {}
+        result = evaluate_policy(
+            self.policy, self.config.env, episodes, seed=12345 + round_index, num_envs=10
+        )
+        self.policy.train()
+        metrics = {"prefs/true_return": result["mean_return"]}
+        if "success_rate" in result:
+            metrics["prefs/true_success_rate"] = result["success_rate"]
+        if "mean_final_distance" in result:
+            metrics["prefs/true_final_distance"] = result["mean_final_distance"]
+        return metrics
+
+    # -- artefacts ---------------------------------------------------------------------------
+
+    def save(self, round_index: int, reward_fn: NumpyReward) -> None:
+        """Per round: the reward model (torch and numpy) and the policy; overall: the
+        segments, all labels (with a ``heldout`` flag) and a ``checkpoint.pt`` that
+        ``rlhf-gym arm eval|video`` read."""
+        folder = self.run_dir / "rounds" / f"round_{round_index:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), folder / "reward_model.pt")
+        with open(folder / "reward_fn.pkl", "wb") as file:
+            pickle.dump(reward_fn, file)
+        torch.save(self.policy.state_dict(), folder / "policy.pt")
+        if self.config.prefs.human_labels is None:
+            self.pool.save(self.run_dir / "segments.npz")
+            write_labels(
+                self.run_dir / "labels.jsonl",
+                self.train_labels + self.heldout_labels,
+                self.pool.ids,
+                heldout=np.arange(self.labels_used) >= len(self.train_labels),
+            )
+        save_checkpoint(
+            self.run_dir / CHECKPOINT_NAME,
+            {
+                "policy": self.policy.state_dict(),
+                "round": round_index,
+                "global_step": self.global_step,
+            },
+        )
