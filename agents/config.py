@@ -83,11 +83,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported annotation {_type_name(tp)}")
 
 
-def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` laid over it, mappings merged key by key (neither is changed)."""
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -104,7 +105,7 @@ def _with_field_defaults(cls: type, data: dict[str, Any]) -> dict[str, Any]:
             continue
         default = f.default_factory()
         if dataclasses.is_dataclass(default):
-            out[f.name] = _deep_merge(to_dict(default), value)
+            out[f.name] = deep_merge(to_dict(default), value)
     return out
 
 
@@ -139,13 +140,40 @@ def to_dict(config: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(config))
 
 
-def _parse_override(item: str) -> tuple[list[str], Any]:
+def read_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """The mapping at the top of the YAML file ``path`` (empty for an empty file).
+
+    Raises:
+        ConfigError: the file is missing (named as ``what``), not YAML, or not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return loaded
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Sets one ``key.sub=value`` override in ``data`` (the value is parsed as YAML)."""
     if "=" not in item:
         raise ConfigError(f"override {item!r} is not key=value")
     key, raw = item.split("=", 1)
     if not key:
         raise ConfigError(f"override {item!r} has an empty key")
-    return key.split("."), yaml.safe_load(raw) if raw != "" else ""
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part} is not a section")
+    node[last] = yaml.safe_load(raw) if raw != "" else ""
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
@@ -160,28 +188,9 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     Raises:
         ConfigError: a missing or malformed file, an unknown key or a wrong type.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from err
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-        data = loaded
+    data = read_mapping(path) if path is not None else {}
     for item in overrides:
-        keys, value = _parse_override(item)
-        node = data
-        for part in keys[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part} is not a section")
-        node[keys[-1]] = value
+        apply_override(data, item)
     return from_dict(cls, data)
 
 

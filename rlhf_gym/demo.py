@@ -29,9 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from agents.config import ConfigError, from_dict, save_config
+from agents.config import (
+    ConfigError,
+    apply_override,
+    deep_merge,
+    from_dict,
+    read_mapping,
+    save_config,
+)
 from agents.experiment import ContinuousConfig
 from rlhf_gym.demo_report import headline, write_demo_report
 from rlhf_text.pipeline import PipelineConfig, run_pipeline
@@ -71,43 +76,6 @@ class DemoConfig:
             raise ValueError(f"video_name must end in .gif or .mp4, got {self.video_name!r}")
 
 
-def _read_mapping(path: str | Path, what: str) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} not found: {path}")
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
-    if not isinstance(loaded, (dict, type(None))):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    return loaded or {}
-
-
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _set_dotted(data: dict[str, Any], item: str) -> None:
-    """Applies one ``key.sub=value`` override (the value is parsed as YAML)."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"override {item!r} is not key=value")
-    *parents, last = key.split(".")
-    node = data
-    for part in parents:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {item!r}: {part} is not a section")
-    node[last] = yaml.safe_load(raw) if raw else ""
-
-
 def load_demo_config(
     path: str | Path | None = "configs/demo.yaml", overrides: list[str] = (), quick: bool = False
 ) -> DemoConfig:
@@ -120,25 +88,25 @@ def load_demo_config(
     Raises:
         ConfigError: a missing file, an unknown key or a wrong type (named, dotted).
     """
-    data = _read_mapping(path, "config file") if path is not None else {}
+    data = read_mapping(path, "config file") if path is not None else {}
     if quick:
         if not isinstance(data.get("quick", {}), dict):
             raise ConfigError("quick: expected a mapping of overrides")
-        data = _merge(data, data.get("quick", {}))
+        data = deep_merge(data, data.get("quick", {}))
     for item in overrides:
-        _set_dotted(data, item)
+        apply_override(data, item)
     output_dir = str(data.get("output_dir", DemoConfig.output_dir))
     for world, folder_key, default_base in (
         ("arm", "run_dir", DemoConfig.arm_config),
         ("text", "output_dir", DemoConfig.text_config),
     ):
         base_path = data.get(f"{world}_config", default_base)
-        base = _read_mapping(base_path, f"{world}_config") if base_path else {}
+        base = read_mapping(base_path, f"{world}_config") if base_path else {}
         section = data.get(world) or {}
         if not isinstance(section, dict):
             raise ConfigError(f"{world}: expected a mapping, got {section!r}")
         # the base file's own run folder gives way to the demo's; the demo's sections win
-        data[world] = _merge(_merge(base, {folder_key: f"{output_dir}/{world}"}), section)
+        data[world] = deep_merge(deep_merge(base, {folder_key: f"{output_dir}/{world}"}), section)
     return from_dict(DemoConfig, data)
 
 
