@@ -26,15 +26,25 @@ def _check_pair(chosen_scores: torch.Tensor, rejected_scores: torch.Tensor) -> N
         raise ValueError("no pairs to score")
 
 
-def pairwise_loss(chosen_scores: torch.Tensor, rejected_scores: torch.Tensor) -> torch.Tensor:
+def pairwise_loss(
+    chosen_scores: torch.Tensor,
+    rejected_scores: torch.Tensor,
+    target: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean of ``-log sigmoid(r_chosen - r_rejected)`` over the pairs.
+
+    With ``target`` (the probability that the first candidate is preferred, per pair) it is
+    the Bradley-Terry cross-entropy ``-[t log sigmoid(m) + (1 - t) log sigmoid(-m)]``: ``t = 1``
+    is the plain loss, ``t = 0`` swaps the pair, ``t = 0.5`` (an "equal" label, Christiano et
+    al. 2017) pulls the two scores together.
 
     ``F.logsigmoid`` keeps it finite for large margins of either sign (``log(sigmoid(x))``
     underflows to ``log(0)`` for x below about -100 in float32).
 
     Args:
-        chosen_scores: (N,) scores of the preferred candidates.
+        chosen_scores: (N,) scores of the preferred (or first) candidates.
         rejected_scores: (N,) scores of the other candidates, pair by pair.
+        target: (N,) probabilities in [0, 1], or None for all 1.
 
     Returns:
         A scalar tensor; ``log(2)`` when the scores are equal, towards 0 as the chosen scores
@@ -42,7 +52,10 @@ def pairwise_loss(chosen_scores: torch.Tensor, rejected_scores: torch.Tensor) ->
     """
     _check_pair(chosen_scores, rejected_scores)
     margins = chosen_scores.float() - rejected_scores.float()  # (N,)
-    return -F.logsigmoid(margins).mean()
+    if target is None:
+        return -F.logsigmoid(margins).mean()
+    target = target.to(margins.dtype)
+    return -(target * F.logsigmoid(margins) + (1 - target) * F.logsigmoid(-margins)).mean()
 
 
 @torch.no_grad()

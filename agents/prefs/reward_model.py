@@ -93,7 +93,7 @@ def _mlp(in_dim: int, hidden: tuple[int, ...], negative_slope: float) -> nn.Sequ
 def soft_pairwise_loss(
     left_returns: torch.Tensor, right_returns: torch.Tensor, target: torch.Tensor
 ) -> torch.Tensor:
-    """Bradley-Terry cross-entropy with a target probability per pair, built on ``pairwise_loss``.
+    """Bradley-Terry cross-entropy with a target probability per pair (``pairwise_loss``).
 
     ``mean_i [t_i (-log sigmoid(a_i - b_i)) + (1 - t_i) (-log sigmoid(b_i - a_i))]``: ``t = 1``
     is ``pairwise_loss(a, b)``, ``t = 0`` is ``pairwise_loss(b, a)``, and ``t = 0.5`` (an
@@ -103,17 +103,7 @@ def soft_pairwise_loss(
         left_returns, right_returns: ``[P]`` segment returns.
         target: ``[P]`` probability that the left segment is preferred.
     """
-    total = left_returns.new_zeros(())
-    for value in torch.unique(target).tolist():
-        rows = target == value
-        share = rows.float().mean()
-        if value > 0:
-            total = total + share * value * pairwise_loss(left_returns[rows], right_returns[rows])
-        if value < 1:
-            total = total + share * (1 - value) * pairwise_loss(
-                right_returns[rows], left_returns[rows]
-            )
-    return total
+    return pairwise_loss(left_returns, right_returns, target)
 
 
 @torch.no_grad()
