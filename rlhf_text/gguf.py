@@ -11,6 +11,7 @@ GGUF-loaded model, so the weights are copied into a plain model of the same conf
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,13 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path) -> Path:
     folder, name = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-    plain = AutoModelForCausalLM.from_config(loaded.config)
+    # The loaded config records the GGUF quantisation; a model built from it (or loaded from
+    # a directory saved with it) counts as quantised and refuses save_pretrained, which SFT
+    # and PPO need. The weights are plain float32 now, so the record goes.
+    config = copy.deepcopy(loaded.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
     result = plain.load_state_dict(loaded.state_dict(), strict=False)
     if result.unexpected_keys or [k for k in result.missing_keys if "lm_head" not in k]:
         raise ValueError(f"GGUF weights do not fit the model: {result}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -22,6 +23,8 @@ def fake_gguf_loading(monkeypatch, tiny_tokenizer):
     )  # fmt: skip
     torch.manual_seed(0)
     source = transformers.LlamaForCausalLM(config)
+    # what a GGUF load records in the config (transformers then refuses to save the model)
+    source.config.quantization_config = {"quant_method": "gguf", "gguf_file": "x.gguf"}
     calls = []
 
     def model_from_pretrained(folder, gguf_file=None, **kwargs):
@@ -46,6 +49,9 @@ def test_convert_copies_every_weight_into_a_plain_directory(tmp_path, fake_gguf_
     for name, value in source.state_dict().items():
         assert torch.equal(saved.state_dict()[name], value), name
     assert (out / "tokenizer.json").is_file()
+    # a plain directory: no quantisation record, so SFT can save what it trains from it
+    assert "quantization_config" not in json.loads((out / "config.json").read_text())
+    saved.save_pretrained(tmp_path / "again")
 
 
 def test_missing_gguf_is_a_clear_error(tmp_path) -> None:
