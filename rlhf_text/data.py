@@ -22,6 +22,9 @@ never dropped silently: with ``on_bad_rows="error"`` one ``ValueError`` lists th
 number from 1 (for JSON Lines, the line number), reason); with ``"skip"`` they are dropped,
 logged and kept in :attr:`DataReport.bad_rows`.
 
+With ``chat_template`` set, every prompt is re-rendered in that tokenizer's chat format
+(:mod:`rlhf_text.chat`), for instruction-tuned models such as SmolLM2-135M-Instruct.
+
 Without an eval split, :func:`load_preference_data` holds out a seeded ``eval_fraction`` of the
 prompts (of the questions, per topic, for the embedded data, so paraphrases stay together):
 every row of a held-out prompt goes to eval, so eval prompts are never train prompts.
@@ -65,6 +68,9 @@ class DataConfig:
     """read at most this many rows of each split (the first ones), None for all"""
     seed: int = 0
     """seeds the held-out carve and the embedded data"""
+    chat_template: str | None = None
+    """a tokenizer (hub name or local directory) whose chat template formats every row for
+    all three steps (see :mod:`rlhf_text.chat`); None keeps the Human/Assistant text"""
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -75,6 +81,8 @@ class DataConfig:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.max_rows is not None and self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1 or None, got {self.max_rows}")
+        if self.chat_template is not None and not self.chat_template.strip():
+            raise ValueError("chat_template must name a tokenizer or be null, got ''")
 
 
 @dataclass(frozen=True)
@@ -421,5 +429,10 @@ def load_preference_data(config: DataConfig) -> PreferenceData:
         logger.warning("%s: %d eval prompts also in train", config.source, report.shared_prompts)
     if not train:
         raise ValueError(f"{config.source}: no training rows left ({report.summary()})")
+    if config.chat_template is not None:
+        from rlhf_text.chat import format_pairs, load_chat_tokenizer
+
+        tokenizer = load_chat_tokenizer(config.chat_template)
+        train, evaluation = format_pairs(train, tokenizer), format_pairs(evaluation, tokenizer)
     logger.info(report.summary())
     return PreferenceData(train=train, eval=evaluation, report=report)

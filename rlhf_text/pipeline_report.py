@@ -11,6 +11,7 @@ Everything is measured on held-out prompts (the data's eval split, never trained
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,15 @@ def _score_length(config) -> int:
     model's positions)."""
     spec = config.ppo.reward if isinstance(config.ppo.reward, dict) else {}
     return int(spec.get("max_length") or config.rm.max_len)
+
+
+def readable_prompts(config, data) -> dict[str, str]:
+    """Each held-out prompt -> the row's own text, for the tables: a chat template's markup
+    (``<|im_start|>system ...``) is noise there. Empty without ``data.chat_template``."""
+    if config.data.chat_template is None:
+        return {}
+    raw = load_preference_data(replace(config.data, chat_template=None))
+    return {pair.prompt: row.prompt for pair, row in zip(data.eval, raw.eval, strict=True)}
 
 
 def rm_accuracy(scorer: RewardModelScorer, pairs) -> dict[str, float]:
@@ -99,12 +109,15 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
         scores[name] = scorer.score(list(table_prompts), answers[name])
     pairs = {p.prompt: p for p in data.eval}
     examples = [pairs[p] for p in table_prompts if p in pairs]
+    readable = readable_prompts(config, data)
     good_bad = score_table(
         scorer,
         [p.prompt for p in examples],
         [p.chosen for p in examples],
         [p.rejected for p in examples],
+        shown=[readable.get(p.prompt, p.prompt) for p in examples],
     )
+    table_prompts = [readable.get(p, p) for p in table_prompts]
     history = read_metrics(ppo_dir)
     plot = plot_curves(history, PPO_CURVES, out / "ppo_curves.png", title="PPO (text)")
     summary["plots"] = [str(plot)]

@@ -102,15 +102,23 @@ def answers_table(
     return "\n".join(lines)
 
 
-def score_table(scorer, prompts: Sequence[str], good: Sequence[str], bad: Sequence[str]) -> str:
-    """Markdown: the reward model's score of a good and a bad answer to each prompt."""
+def score_table(
+    scorer,
+    prompts: Sequence[str],
+    good: Sequence[str],
+    bad: Sequence[str],
+    shown: Sequence[str] | None = None,
+) -> str:
+    """Markdown: the reward model's score of a good and a bad answer to each prompt
+    (``shown``: the prompts as the table prints them, default ``prompts``)."""
     good_scores = scorer.score(list(prompts), list(good))
     bad_scores = scorer.score(list(prompts), list(bad))
     lines = [
         "| prompt | good answer | score | bad answer | score |",
         "|---|---|---:|---|---:|",
     ]
-    for prompt, g, gs, b, bs in zip(prompts, good, good_scores, bad, bad_scores, strict=True):
+    rows = zip(shown or prompts, good, good_scores, bad, bad_scores, strict=True)
+    for prompt, g, gs, b, bs in rows:
         lines.append(f"| {_cell(prompt)} | {_cell(g)} | {gs:+.2f} | {_cell(b)} | {bs:+.2f} |")
     return "\n".join(lines)
 

@@ -1,12 +1,12 @@
 """What steps 1 and 2 share: the run config, tokenising, batching and the resumable loop.
 
-The loop walks ``epochs`` passes over the training examples in a seeded order per epoch,
-``batch_size`` examples per step; a step is one ``TrainEngine.step()`` call, so with gradient
-accumulation ``k`` the weights change every ``k`` steps. A checkpoint holds the engine's state
-(weights, optimiser, LR schedule) and, in its client state, the data position (epoch, batch
-within it) and the RNG states as they were at the last weight update, so a stopped run
-(``stop_after``, Ctrl-C, a crash after a checkpoint) resumes to the same final weights as one
-that never stopped.
+The loop walks ``epochs`` passes over the training examples in a seeded order per epoch (or
+stops at ``max_steps``), ``batch_size`` examples per step; a step is one
+``TrainEngine.step()`` call, so with gradient accumulation ``k`` the weights change every ``k``
+steps. A checkpoint holds the engine's state (weights, optimiser, LR schedule) and, in its
+client state, the data position (epoch, batch within it) and the RNG states as they were at
+the last weight update, so a stopped run (``stop_after``, Ctrl-C, a crash after a checkpoint)
+resumes to the same final weights as one that never stopped.
 
 Layout of ``output_dir``: the final ``save_pretrained`` model and tokenizer, ``config.yaml``
 (the resolved config), ``tb/`` (TensorBoard) and ``checkpoint/`` (with the tokenizer the run
@@ -56,6 +56,9 @@ class TrainingConfig:
     """AdamW, schedule, clipping, accumulation (1e-3 suits a tiny model from scratch)"""
     epochs: int = 1
     """passes over the training rows"""
+    max_steps: int | None = None
+    """stop after this many steps even if the epochs are not done (a budget cap; the LR
+    schedule spans the capped run); None runs every epoch"""
     batch_size: int = 16
     """examples (SFT) or pairs (reward model) per step"""
     max_prompt_len: int = 128
@@ -94,6 +97,8 @@ class TrainingConfig:
             raise ValueError("eval_every and torch_threads must be >= 0")
         if self.max_eval_examples is not None and self.max_eval_examples < 1:
             raise ValueError("max_eval_examples must be >= 1 or None")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
 
 
 def seed_everything(seed: int) -> None:
@@ -159,13 +164,19 @@ def epoch_order(num_examples: int, seed: int, epoch: int) -> list[int]:
     return np.random.default_rng([seed, epoch]).permutation(num_examples).tolist()
 
 
+def total_steps(config: TrainingConfig, num_examples: int) -> int:
+    """Steps of the whole run: ``epochs`` passes of ``batch_size``, capped at ``max_steps``."""
+    steps = config.epochs * math.ceil(num_examples / config.batch_size)
+    return steps if config.max_steps is None else min(steps, config.max_steps)
+
+
 def scheduled_steps(config: TrainingConfig, num_examples: int) -> tuple[int, int]:
     """``(steps, optimiser steps)`` of the whole run.
 
     A trailing part of an accumulation window (when ``steps`` is not a multiple of it) never
     reaches the optimiser; a warning says so.
     """
-    steps = config.epochs * math.ceil(num_examples / config.batch_size)
+    steps = total_steps(config, num_examples)
     accumulation = config.optim.gradient_accumulation_steps
     if steps % accumulation:
         logger.warning(
@@ -234,7 +245,7 @@ def train_loop(
     run_dir = Path(config.output_dir)
     checkpoint_dir = run_dir / CHECKPOINT_DIR
     batches_per_epoch = math.ceil(num_examples / config.batch_size)
-    total_steps = config.epochs * batches_per_epoch
+    run_steps = total_steps(config, num_examples)
     position, initial = LoopPosition(), None
     if resume and engine.has_checkpoint(checkpoint_dir):
         client_state = engine.load_checkpoint(checkpoint_dir)
@@ -249,11 +260,11 @@ def train_loop(
         metrics_logger.log({**static_metrics, **initial}, 0)
     # the state at the last weight update: what a checkpoint records
     snapshot = {"position": asdict(position), "rng": capture_rng(), "initial": initial}
-    bar = tqdm(total=total_steps, initial=position.step, unit="step", disable=not config.progress)
+    bar = tqdm(total=run_steps, initial=position.step, unit="step", disable=not config.progress)
     start_time, start_step = time.perf_counter(), position.step
     order = epoch_order(num_examples, config.seed, position.epoch)
     try:
-        while position.step < total_steps:
+        while position.step < run_steps:
             if stop_after is not None and position.step - start_step >= stop_after:
                 break
             indices = order[position.batch * config.batch_size :][: config.batch_size]
@@ -282,7 +293,7 @@ def train_loop(
         bar.close()
     engine.save_checkpoint(checkpoint_dir, snapshot)
     result = {**static_metrics, **initial}
-    finished = position.step >= total_steps
+    finished = position.step >= run_steps
     if finished:
         final = evaluate()
         metrics_logger.log(final, position.step)

@@ -156,3 +156,16 @@ def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path, interrupt):
     assert expected.keys() == actual.keys()
     for name, value in expected.items():
         assert torch.equal(value, actual[name]), name
+
+
+def test_max_steps_caps_the_run_and_its_schedule(tmp_path):
+    seen = []
+    config = SFTConfig(**small_run(tmp_path, "capped", epochs=3, max_steps=4))
+    metrics = run_sft(config, on_step=lambda step, m: seen.append(m["train/lr"]))
+    assert metrics["train/finished"] == 1.0 and metrics["train/steps"] == len(seen) == 4
+    assert (Path(config.output_dir) / "model.safetensors").is_file()
+    # 2 warmup steps, then the cosine spans the 2 capped steps left (over all 18 steps of
+    # the 3 epochs it would still be near its peak at step 4)
+    assert seen == pytest.approx([0.0, 0.0015, 0.003, 0.0015])
+    with pytest.raises(ValueError, match="max_steps"):
+        SFTConfig(max_steps=0)
