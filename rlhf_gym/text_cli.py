@@ -78,5 +78,12 @@ def _headline(summary: dict) -> str:
             f"after PPO {ppo['score_mean']:+.3f}",
             f"KL(PPO || SFT) per response: {ppo['kl_to_reference']:.3f} nats",
             "seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in summary["seconds"].items()),
+            "peak memory (RSS, MiB) after: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in summary["peak_rss_mib"].items()),
         ]
+        + (
+            [f"PPO seconds per iteration (median): {summary['ppo_seconds_per_iteration']:.1f}"]
+            if "ppo_seconds_per_iteration" in summary
+            else []
+        )
     )

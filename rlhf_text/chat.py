@@ -59,9 +59,10 @@ def render_prompt(tokenizer: Any, prompt: str) -> str:
 
 def load_chat_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> Any:
     """A tokenizer that has a chat template (a hub name or a local directory)."""
-    from transformers import AutoTokenizer
+    from rlhf_text.models import ModelConfig, load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    config = ModelConfig(name_or_path=name_or_path, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(config)
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError(
             f"data.chat_template: the tokenizer of {name_or_path!r} has no chat template"

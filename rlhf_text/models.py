@@ -111,9 +111,12 @@ def _from_pretrained(loader: Any, name: str, **kwargs: Any) -> Any:
     try:
         return loader.from_pretrained(name, **kwargs)
     except OSError as err:
+        hint = ""
+        if "smollm2" in name.lower():
+            hint = "; to make a local SmolLM2 offline: rlhf-gym text fetch-smollm2 --out DIR"
         raise OSError(
             f"could not load {name!r} with {loader.__name__}: not a local directory, and the "
-            f"hub could not provide it ({err})"
+            f"hub could not provide it ({err}){hint}"
         ) from err
 
 

@@ -10,12 +10,16 @@ outputs with placeholders, resolved here: ``{output_dir}``, ``{sft}`` (step 1's 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agents.config import from_dict, save_config, to_dict
+from agents.logger import read_metrics
 from rlhf_text.data import DataConfig
 from rlhf_text.models import ModelConfig
 from rlhf_text.ppo_trainer import PPOTextConfig
@@ -113,15 +117,31 @@ def run_pipeline(config: PipelineConfig, resume: bool = True) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
     seconds: dict[str, float] = {}
+    peak_mib: dict[str, float] = {}
     results: dict[str, Any] = {}
     for step in ("sft", "rm", "ppo"):
         start = time.perf_counter()
         results[step] = run_step(config, step, resume=resume)
         seconds[step] = time.perf_counter() - start
+        peak_mib[step] = peak_rss_mib()
     summary = write_report(config, out / "report")
     summary["seconds"] = seconds
+    summary["peak_rss_mib"] = peak_mib
+    iteration_seconds = [row["time/iteration_s"] for row in read_metrics(config.ppo.output_dir)]
+    if iteration_seconds:
+        summary["ppo_seconds_per_iteration"] = float(np.median(iteration_seconds))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (MiB; the high-water mark, never lowered,
+    so after step k it covers steps 1..k). CPU memory only: on a GPU see
+    ``torch.cuda.max_memory_allocated``."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # KiB on Linux
 
 
 def step_config(config: PipelineConfig, step: str) -> Any:

@@ -59,6 +59,11 @@ def test_quick_demo_writes_every_artefact(demo: tuple[Path, str]) -> None:
     assert summary["arm"]["episodes"] == 20 and summary["arm"]["timesteps"] == 512
     assert 0.0 <= summary["text"]["rm"]["accuracy"] <= 1.0
     assert np.isfinite(summary["text"]["ppo"]["kl_to_reference"])
+    # the text pipeline's cost: peak memory after each step (a high-water mark) and the
+    # median seconds per PPO iteration
+    peak = summary["text"]["peak_rss_mib"]
+    assert list(peak) == ["sft", "rm", "ppo"] and 50 < peak["sft"] <= peak["rm"] <= peak["ppo"]
+    assert 0 < summary["text"]["ppo_seconds_per_iteration"] < summary["text"]["seconds"]["ppo"]
     assert "arm: success rate" in stdout and "text: reward model accuracy" in stdout
     assert f"report: {out / 'report.html'}" in stdout
 

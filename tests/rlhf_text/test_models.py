@@ -157,3 +157,17 @@ def test_config_needs_a_source_and_checks_keys(tmp_path):
     assert not load_config(SFTConfig, None, ["model.name_or_path=gpt2"]).model.builds_tiny
     assert load_config(SFTConfig, None, ["model.tiny.n_layer=3"]).model.tiny.n_layer == 3
     assert models.DTYPES["bfloat16"] is torch.bfloat16
+
+
+def test_an_unreachable_hub_name_is_named_with_a_hint_for_smollm2(monkeypatch):
+    import transformers
+
+    def offline(name, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co'")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", offline)
+    with pytest.raises(OSError, match="'models/smollm2-135m-instruct'.*fetch-smollm2"):
+        load_tokenizer(ModelConfig(name_or_path="models/smollm2-135m-instruct"))
+    with pytest.raises(OSError, match="'owner/model'") as error:
+        load_tokenizer(ModelConfig(name_or_path="owner/model"))
+    assert "fetch-smollm2" not in str(error.value)
