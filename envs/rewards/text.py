@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from envs.rewards import resolve_callable
+from envs.rewards.resolve import resolve_callable
 
 __all__ = [
     "CallableReward",
