@@ -68,7 +68,7 @@ def run_prefs(config: PrefsConfig, budget: int, seed: int, run_dir: str) -> tupl
         run_dir=run_dir,
     )
     start = time.perf_counter()
-    loop_result = train_prefs(config)
+    loop_result = train_prefs(config, resume=False)  # timed: always the whole run
     seconds = time.perf_counter() - start
     from agents.experiment import load_run
 

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         "prefs", help="PPO on a reward learned from trajectory preferences (Christiano 2017)"
     )
     prefs.add_argument("--config", default="configs/arm/prefs.yaml", help="YAML config")
+    prefs.add_argument("--fresh", action="store_true", help="ignore an existing run's state")
     add_overrides(prefs, "prefs.label_budget=300")
     add_text_parser(worlds)
     return parser
@@ -104,7 +105,7 @@ def _arm(args: argparse.Namespace) -> None:
         from agents.prefs import PrefsConfig, train_prefs
 
         prefs_config = load_config(PrefsConfig, args.config, args.overrides)
-        result = train_prefs(prefs_config)
+        result = train_prefs(prefs_config, resume=not args.fresh)
         last = result.rounds[-1]
         print(
             f"trained {result.global_step} steps on a reward learned from "

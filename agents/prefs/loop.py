@@ -15,6 +15,10 @@ round r = 0 .. rounds-1:
 The label budget is spent by a schedule: a share up front on the initial policy's segments
 (``initial_label_fraction``), the rest spread over the later rounds. A share of every
 round's labels is held out of training and reports the reward model's accuracy.
+
+After every round the whole loop state (policy, optimisers, reward model, segments, labels,
+RNGs, counters) goes to ``run_dir/prefs_state.pt`` atomically; running the same config again
+continues after the last finished round and ends where an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ import pickle
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.checkpoint import save_checkpoint
-from agents.config import save_config
+from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from agents.config import save_config, to_dict
 from agents.experiment import CONFIG_NAME, build_policy, evaluate_policy, make_vector_env
 from agents.logger import MetricsLogger
 from agents.prefs.config import PreferenceConfig, PrefsConfig
@@ -47,6 +52,8 @@ from agents.prefs.segments import SegmentPool, collect_segments
 from agents.train import CHECKPOINT_NAME, train
 
 PREFS_CONFIG_NAME = "prefs_config.yaml"
+STATE_NAME = "prefs_state.pt"
+"""the whole loop's state after its last finished round (what a resumed run starts from)"""
 
 
 @dataclass
@@ -79,11 +86,35 @@ def label_schedule(config: PreferenceConfig) -> list[int]:
     return [initial, *allocate(config.label_budget - initial, weights)]
 
 
-def train_prefs(config: PrefsConfig) -> PrefsResult:
-    """Runs the whole loop as configured (see the module docstring); always starts afresh."""
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two plain config mappings."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [
+            k for key in keys for k in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def train_prefs(
+    config: PrefsConfig, resume: bool = True, stop_after_rounds: int | None = None
+) -> PrefsResult:
+    """Runs the loop as configured (see the module docstring).
+
+    Args:
+        config: the run.
+        resume: continue after the last finished round saved in ``run_dir/prefs_state.pt``
+            (a crash or Ctrl-C loses at most the round in progress); False starts afresh.
+        stop_after_rounds: stop after this many rounds of this call (resume later).
+
+    Returns:
+        A :class:`PrefsResult` over every round so far (resumed ones included).
+    """
     loop = PreferenceLoop(config)
     try:
-        return loop.run()
+        if resume and (loop.run_dir / STATE_NAME).exists():
+            loop.restore()
+        return loop.run(stop_after_rounds)
     finally:
         loop.close()
 
@@ -117,7 +148,8 @@ class PreferenceLoop:
         self.pool = SegmentPool()
         self.train_labels, self.heldout_labels = Preferences.empty(), Preferences.empty()
         self.global_step, self.ppo_iterations, self.fitted = 0, 0, False
-        self.logger = MetricsLogger(self.run_dir / "tb")
+        self.next_round, self.history = 0, []
+        self.logger: MetricsLogger | None = None  # opened by run(), after any restore
 
     @property
     def labels_used(self) -> int:
@@ -125,16 +157,22 @@ class PreferenceLoop:
 
     def close(self) -> None:
         self.env.close()
-        self.logger.close()
+        if self.logger is not None:
+            self.logger.close()
 
-    def run(self) -> PrefsResult:
+    def run(self, stop_after_rounds: int | None = None) -> PrefsResult:
         config, start = self.config, time.perf_counter()
         labels = label_schedule(config.prefs)
         batch_steps = config.env.num_envs * config.run.num_steps
         total_iterations = max(config.prefs.rounds, config.run.total_timesteps // batch_steps)
         iterations = allocate(total_iterations, np.ones(config.prefs.rounds))
-        result = PrefsResult(0, 0, 0.0)
-        for round_index in range(config.prefs.rounds):
+        result = PrefsResult(0, 0, 0.0, rounds=self.history)
+        # a resumed run drops the events the stopped one logged after its last saved round
+        self.logger = MetricsLogger(self.run_dir / "tb", purge_step=self.global_step or None)
+        first = self.next_round
+        for round_index in range(first, config.prefs.rounds):
+            if stop_after_rounds is not None and round_index - first >= stop_after_rounds:
+                break
             if config.prefs.human_labels is not None:
                 metrics = self.load_human_labels() if round_index == 0 else {}
             else:
@@ -147,8 +185,9 @@ class PreferenceLoop:
             metrics["prefs/labels_used"] = float(self.labels_used)
             metrics["prefs/round"] = float(round_index)
             self.logger.log(metrics, self.global_step)
+            self.history.append({"global_step": float(self.global_step), **metrics})
+            self.next_round = round_index + 1
             self.save(round_index, reward_fn)
-            result.rounds.append({"global_step": float(self.global_step), **metrics})
         result.global_step, result.labels_used = self.global_step, self.labels_used
         result.seconds = time.perf_counter() - start
         return result
@@ -337,3 +376,44 @@ class PreferenceLoop:
                 "global_step": self.global_step,
             },
         )
+        save_checkpoint(self.run_dir / STATE_NAME, self.state())
+
+    def state(self) -> dict[str, Any]:
+        """Everything the rounds after ``next_round - 1`` depend on (one atomic file)."""
+        return {
+            "config": to_dict(self.config),
+            "next_round": self.next_round,
+            "history": self.history,
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "model": self.model.state_dict(),
+            "rm_optimizer": self.rm_optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(),
+            "global_rng": capture_rng(),
+            "pool": self.pool,
+            "train_labels": self.train_labels,
+            "heldout_labels": self.heldout_labels,
+            "counters": (self.global_step, self.ppo_iterations, self.fitted),
+        }
+
+    def restore(self) -> None:
+        """Continues from ``run_dir/prefs_state.pt``: the same result as a run never stopped."""
+        state = load_checkpoint(self.run_dir / STATE_NAME)
+        changed = _changed_keys(state["config"], to_dict(self.config))
+        if changed:
+            raise ValueError(
+                f"{self.run_dir} holds a run with a different config ({', '.join(changed)}): "
+                "start afresh (--fresh) or use another run_dir"
+            )
+        self.next_round, self.history = state["next_round"], state["history"]
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.model.load_state_dict(state["model"])
+        self.rm_optimizer.load_state_dict(state["rm_optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(state["generator"])
+        restore_rng(state["global_rng"])
+        self.pool = state["pool"]
+        self.train_labels, self.heldout_labels = state["train_labels"], state["heldout_labels"]
+        self.global_step, self.ppo_iterations, self.fitted = state["counters"]

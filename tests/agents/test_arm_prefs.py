@@ -305,7 +305,33 @@ def test_human_labels_drive_the_loop(tmp_path: Path) -> None:
     bad.write_text('{"left": "clip0", "right": "nope", "choice": "left"}\n')
     overrides[-3] = f"prefs.human_labels={bad}"
     with pytest.raises(ValueError, match="line 1: unknown segment id 'nope'"):
-        train_prefs(load_config(PrefsConfig, CONFIG, overrides))
+        train_prefs(load_config(PrefsConfig, CONFIG, overrides), resume=False)
+
+
+def test_a_stopped_run_resumes_to_the_same_end(tmp_path: Path) -> None:
+    whole = train_prefs(load_config(PrefsConfig, CONFIG, [*TINY, f"run_dir={tmp_path / 'a'}"]))
+    config = load_config(PrefsConfig, CONFIG, [*TINY, f"run_dir={tmp_path / 'b'}"])
+    first = train_prefs(config, stop_after_rounds=1)
+    assert len(first.rounds) == 1 and first.global_step == 400
+    resumed = train_prefs(config)
+    assert resumed.global_step == whole.global_step == 800
+    assert resumed.labels_used == whole.labels_used == 20
+    assert [r["prefs/true_return"] for r in resumed.rounds] == [
+        r["prefs/true_return"] for r in whole.rounds
+    ]
+    expected = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["policy"]
+    actual = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["policy"]
+    for name, value in expected.items():
+        assert torch.equal(value, actual[name]), name
+    assert (tmp_path / "a" / "labels.jsonl").read_text() == (
+        tmp_path / "b" / "labels.jsonl"
+    ).read_text()
+    # a finished run resumed does nothing more; another config in the same folder is refused
+    assert train_prefs(config).global_step == 800
+    changed = load_config(PrefsConfig, CONFIG, [*TINY, f"run_dir={tmp_path / 'b'}", "run.seed=2"])
+    with pytest.raises(ValueError, match=r"different config \(run.seed\)"):
+        train_prefs(changed)
+    assert train_prefs(changed, resume=False).global_step == 800
 
 
 def test_cli_prefs_runs_with_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
