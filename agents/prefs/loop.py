@@ -126,8 +126,6 @@ class PreferenceLoop:
         self.config = config
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, self.run_dir / PREFS_CONFIG_NAME)
-        save_config(config.continuous(), self.run_dir / CONFIG_NAME)
         torch.set_num_threads(config.run.torch_threads)
         torch.manual_seed(config.run.seed)  # the policy's and reward model's initial weights
         self.env = gym.make(config.env.id, **config.env.kwargs)  # the env's own reward
@@ -167,6 +165,9 @@ class PreferenceLoop:
         total_iterations = max(config.prefs.rounds, config.run.total_timesteps // batch_steps)
         iterations = allocate(total_iterations, np.ones(config.prefs.rounds))
         result = PrefsResult(0, 0, 0.0, rounds=self.history)
+        # written here, after a restore has checked that the config is the saved run's
+        save_config(config, self.run_dir / PREFS_CONFIG_NAME)
+        save_config(config.continuous(), self.run_dir / CONFIG_NAME)
         # a resumed run drops the events the stopped one logged after its last saved round
         self.logger = MetricsLogger(self.run_dir / "tb", purge_step=self.global_step or None)
         first = self.next_round

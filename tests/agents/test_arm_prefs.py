@@ -331,6 +331,7 @@ def test_a_stopped_run_resumes_to_the_same_end(tmp_path: Path) -> None:
     changed = load_config(PrefsConfig, CONFIG, [*TINY, f"run_dir={tmp_path / 'b'}", "run.seed=2"])
     with pytest.raises(ValueError, match=r"different config \(run.seed\)"):
         train_prefs(changed)
+    assert load_config(PrefsConfig, tmp_path / "b" / "prefs_config.yaml") == config
     assert train_prefs(changed, resume=False).global_step == 800
 
 
