@@ -53,7 +53,8 @@ class TextEnvConfig:
     prompt_truncation: Literal["error", "left"] = "left"
     """'left' keeps an over-long prompt's last tokens (counted and logged); 'error' refuses"""
     chat_template: bool = False
-    """format prompts with the actor tokenizer's chat template"""
+    """wrap each prompt as one user message in the actor tokenizer's chat template (for plain
+    prompt lists; ``data.chat_template`` renders whole preference dialogues for all steps)"""
     stop_token_ids: list[int] | None = None
     """tokens that end a response; None: the tokenizer's EOS"""
 
@@ -141,6 +142,11 @@ class PPOTextConfig:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if self.unsup_coef < 0:
             raise ValueError(f"unsup_coef must be >= 0, got {self.unsup_coef}")
+        if self.env.chat_template and self.data.chat_template is not None:
+            raise ValueError(
+                "data.chat_template already renders the prompts in the chat template: "
+                "env.chat_template would wrap them a second time (set one of the two)"
+            )
 
 
 @dataclass

@@ -117,3 +117,12 @@ def test_report_tables_show_each_rows_own_prompt_not_the_template(tmp_path, chat
     assert "<|im_start|>" not in table and "Human: Question" in table
     # scored on the templated prompt, shown with the row's own
     assert f"{len(pair.prompt) + 4:+.2f}" in table
+
+
+def test_chat_template_in_both_data_and_env_is_refused():
+    from rlhf_text.ppo_trainer import PPOTextConfig, TextEnvConfig
+
+    with pytest.raises(ValueError, match="a second time"):
+        PPOTextConfig(
+            data=DataConfig(chat_template="models/x"), env=TextEnvConfig(chat_template=True)
+        )
