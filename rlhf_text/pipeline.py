@@ -138,8 +138,10 @@ def peak_rss_mib() -> float:
     """This process's peak resident memory so far (MiB; the high-water mark, never lowered,
     so after step k it covers steps 1..k). CPU memory only: on a GPU see
     ``torch.cuda.max_memory_allocated``."""
-    import resource
-
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # KiB on Linux
 
