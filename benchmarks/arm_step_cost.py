@@ -1,0 +1,148 @@
+"""Where one env step of arm PPO spends its time, piece by piece (one core, 1 torch thread).
+
+Times, in microseconds per call, the parts of a training step of ``configs/arm/reach.yaml``:
+the vector env's ``step`` (8 sync envs) against a plain loop over the unwrapped envs and
+against raw ``mujoco.mj_step``, the policy's ``act``, and the pieces of one PPO minibatch
+update (256 samples): forward, loss, backward, gradient clipping and the fused Adam step.
+Then it spreads them over env steps as training does (one ``act`` per 8 env steps; 80
+minibatch updates per 2,048 env steps). Prints Markdown tables.
+
+    .venv/bin/python benchmarks/arm_step_cost.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import torch
+
+import envs  # noqa: F401 - registers RLHFGym/ArmReach-v0
+from agents.config import load_config
+from agents.experiment import ContinuousConfig, build_policy, make_vector_env
+from agents.losses import ppo_losses
+
+
+def per_call_us(fn: Callable[[], object], calls: int, repeats: int = 3) -> float:
+    """Best of ``repeats`` mean times of ``calls`` calls, in microseconds."""
+    for _ in range(min(50, calls)):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/arm/reach.yaml")
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    config = load_config(ContinuousConfig, args.config)
+    env = make_vector_env(config.env)
+    n = env.num_envs
+    policy = build_policy(config, env)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-4, eps=1e-5, fused=True)
+    obs, _ = env.reset(seed=0)
+    actions = np.zeros((n, *env.single_action_space.shape), np.float32)
+    bases = [sub.unwrapped for sub in env.envs]
+    obs_t = torch.as_tensor(obs, dtype=torch.float32)
+
+    def vector_step():
+        env.step(actions)
+
+    def plain_loop():
+        out = [base.step(actions[i]) for i, base in enumerate(bases)]
+        np.stack([o[0] for o in out])
+
+    def physics():
+        for base in bases:
+            mujoco.mj_step(base.model, base.data, nstep=base.frame_skip)
+
+    @torch.no_grad()
+    def act():
+        policy.act(obs_t)
+
+    rollout = {
+        f"vector env step ({n} envs, `make_vec` sync)": per_call_us(vector_step, args.calls),
+        f"plain loop over the {n} unwrapped envs": per_call_us(plain_loop, args.calls),
+        f"raw `mj_step` x frame_skip, {n} envs": per_call_us(physics, args.calls),
+        f"policy `act` on {n} observations": per_call_us(act, args.calls),
+    }
+
+    batch = n * config.run.num_steps
+    size = batch // config.ppo.num_minibatches
+    rng = torch.Generator().manual_seed(0)
+    mb = {
+        "obs": torch.randn(size, policy.obs_dim, generator=rng),
+        "actions": torch.randn(size, policy.action_dim, generator=rng),
+        "logprobs": torch.randn(size, generator=rng),
+        "advantages": torch.randn(size, generator=rng),
+        "values": torch.randn(size, generator=rng),
+        "returns": torch.randn(size, generator=rng),
+        "mask": torch.ones(size),
+    }
+    params = [p for p in policy.parameters() if p.requires_grad]
+    ppo = config.ppo
+
+    def loss():
+        new = policy.evaluate(mb["obs"], mb["actions"])
+        terms = ppo_losses(
+            new.logprobs, mb["logprobs"], mb["advantages"], new.values, mb["values"],
+            mb["returns"], new.entropy, mb["mask"], ppo.clip_coef, ppo.value_clip_coef,
+        )  # fmt: skip
+        return terms.total(ppo.vf_coef, ppo.ent_coef)
+
+    def forward():
+        with torch.no_grad():
+            policy.evaluate(mb["obs"], mb["actions"])
+
+    def backward():
+        optimizer.zero_grad(set_to_none=True)
+        loss().backward()
+
+    def clip():
+        torch.nn.utils.clip_grad_norm_(params, ppo.max_grad_norm)
+
+    backward()  # grads exist for clip and step
+
+    def adam():
+        optimizer.step()
+
+    forward_us = per_call_us(forward, args.calls)
+    loss_us = per_call_us(lambda: loss().detach(), args.calls) - forward_us
+    backward_us = per_call_us(backward, args.calls) - forward_us - loss_us
+    update = {
+        f"forward (actor and critic, {size} samples)": forward_us,
+        "losses": loss_us,
+        "backward": backward_us,
+        "gradient clipping": per_call_us(clip, args.calls),
+        "fused Adam step": per_call_us(adam, args.calls),
+    }
+
+    print(f"\n{config.env.id}, {n} envs, minibatch {size}, torch threads 1\n")
+    print("| rollout piece | us per call | us per env step |\n|---|---:|---:|")
+    for name, us in rollout.items():
+        print(f"| {name} | {us:.0f} | {us / n:.1f} |")
+    minibatches = ppo.update_epochs * ppo.num_minibatches
+    print(
+        f"\n| update piece ({minibatches} minibatches per {batch} env steps) | us per "
+        "minibatch | us per env step |\n|---|---:|---:|"
+    )
+    for name, us in update.items():
+        print(f"| {name} | {us:.0f} | {us * minibatches / batch:.1f} |")
+    total = sum(update.values())
+    print(f"| all | {total:.0f} | {total * minibatches / batch:.1f} |")
+
+
+if __name__ == "__main__":
+    gym.logger.min_level = 40
+    main()
