@@ -155,6 +155,7 @@ def train(
                     group["lr"] = lr
             t0 = time.perf_counter()
             batch, state, episodes = collect_rollout(env, policy, run_config.num_steps, state)
+            t1 = time.perf_counter()
             batch.advantages, batch.returns = compute_gae(
                 batch.rewards,
                 batch.values,
@@ -172,7 +173,10 @@ def train(
             global_step += batch_steps
             metrics.update(episodes.summary())
             metrics["charts/learning_rate"] = optimizer.param_groups[0]["lr"]
-            metrics["charts/sps"] = batch_steps / (time.perf_counter() - t0)
+            t2 = time.perf_counter()
+            metrics["charts/sps"] = batch_steps / (t2 - t0)
+            metrics["time/rollout_s"] = t1 - t0  # the same keys as text PPO
+            metrics["time/update_s"] = t2 - t1  # GAE, PPO epochs, normaliser
             logger.log(metrics, global_step)
             result.history.append({"global_step": float(global_step), **metrics})
             if metrics_file is not None:

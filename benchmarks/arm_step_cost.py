@@ -2,10 +2,13 @@
 
 Times, in microseconds per call, the parts of a training step of ``configs/arm/reach.yaml``:
 the vector env's ``step`` (8 sync envs) against a plain loop over the unwrapped envs and
-against raw ``mujoco.mj_step``, the policy's ``act``, and the pieces of one PPO minibatch
+against raw ``mujoco.mj_step``, the policy's ``act``, a whole ``collect_rollout`` (the env, the
+policy and the rollout's bookkeeping together), and the pieces of one PPO minibatch
 update (256 samples): forward, loss, backward, gradient clipping and the fused Adam step.
 Then it spreads them over env steps as training does (one ``act`` per 8 env steps; 80
-minibatch updates per 2,048 env steps). Prints Markdown tables.
+minibatch updates per 2,048 env steps), and runs a short real training to show the rollout
+and update times as they add up there (``time/rollout_s``, ``time/update_s``). Prints
+Markdown tables.
 
     .venv/bin/python benchmarks/arm_step_cost.py
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import gymnasium as gym
 import mujoco
@@ -22,8 +26,9 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401 - registers RLHFGym/ArmReach-v0
+from agents.collect import collect_rollout, start_collection
 from agents.config import load_config
-from agents.experiment import ContinuousConfig, build_policy, make_vector_env
+from agents.experiment import ContinuousConfig, build_policy, make_vector_env, train_from_config
 from agents.losses import ppo_losses
 
 
@@ -44,6 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/arm/reach.yaml")
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--train-iterations", type=int, default=40)
+    parser.add_argument("--run-dir", default="runs/bench-step-cost")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(ContinuousConfig, args.config)
@@ -71,11 +78,20 @@ def main() -> None:
     def act():
         policy.act(obs_t)
 
+    state = start_collection(env, 0)
+
+    def collect():  # one whole rollout, as training runs it
+        nonlocal state
+        _, state, _ = collect_rollout(env, policy, config.run.num_steps, state)
+
+    rollout_us = per_call_us(collect, max(1, args.calls // config.run.num_steps))
     rollout = {
         f"vector env step ({n} envs, `make_vec` sync)": per_call_us(vector_step, args.calls),
         f"plain loop over the {n} unwrapped envs": per_call_us(plain_loop, args.calls),
         f"raw `mj_step` x frame_skip, {n} envs": per_call_us(physics, args.calls),
         f"policy `act` on {n} observations": per_call_us(act, args.calls),
+        f"`collect_rollout`, per vector step ({config.run.num_steps} steps)": rollout_us
+        / config.run.num_steps,
     }
 
     batch = n * config.run.num_steps
@@ -128,6 +144,24 @@ def main() -> None:
         "fused Adam step": per_call_us(adam, args.calls),
     }
 
+    # a short real training run: the same pieces as they add up inside agents.train.train
+    iterations = max(2, args.train_iterations)
+    short = replace(
+        config,
+        run=replace(config.run, total_timesteps=iterations * batch, progress=False),
+        run_dir=args.run_dir,
+    )
+    start = time.perf_counter()
+    history = train_from_config(short, resume=False).history[1:]  # the first warms up
+    seconds = time.perf_counter() - start
+    per_step = {
+        key: 1e6 * float(np.mean([row[key] for row in history])) / batch
+        for key in ("time/rollout_s", "time/update_s")
+    }
+    per_step["whole iteration (1 / charts/sps)"] = 1e6 / float(
+        np.mean([row["charts/sps"] for row in history])
+    )
+
     print(f"\n{config.env.id}, {n} envs, minibatch {size}, torch threads 1\n")
     print("| rollout piece | us per call | us per env step |\n|---|---:|---:|")
     for name, us in rollout.items():
@@ -141,6 +175,12 @@ def main() -> None:
         print(f"| {name} | {us:.0f} | {us * minibatches / batch:.1f} |")
     total = sum(update.values())
     print(f"| all | {total:.0f} | {total * minibatches / batch:.1f} |")
+    print(
+        f"\n| inside training ({iterations} iterations, {seconds:.0f} s with set-up) | us per env "
+        "step |\n|---|---:|"
+    )
+    for name, us in per_step.items():
+        print(f"| {name} | {us:.1f} |")
 
 
 if __name__ == "__main__":

@@ -193,9 +193,13 @@ def test_train_metrics_file_is_cut_back_to_the_checkpoint_on_resume(tmp_path: Pa
     assert resumed[-1]["global_step"] == 320.0
 
     def same(row: dict[str, float]) -> dict[str, float]:
-        return {key: value for key, value in row.items() if key != "charts/sps"}
+        return {k: v for k, v in row.items() if k != "charts/sps" and not k.startswith("time/")}
 
     assert [same(row) for row in resumed] == [same(row) for row in whole]
+    # where each iteration's time went, in the same keys as text PPO
+    for row in whole:
+        assert row["time/rollout_s"] > 0 and row["time/update_s"] > 0
+        assert row["time/rollout_s"] + row["time/update_s"] == pytest.approx(64 / row["charts/sps"])
 
 
 def test_table_html_escapes_and_aligns() -> None:
