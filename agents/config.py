@@ -105,7 +105,21 @@ def _with_field_defaults(cls: type, data: dict[str, Any]) -> dict[str, Any]:
             continue
         default = f.default_factory()
         if dataclasses.is_dataclass(default):
-            out[f.name] = deep_merge(to_dict(default), value)
+            out[f.name] = _over_default(default, value)
+    return out
+
+
+def _over_default(default: Any, value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` laid over the dataclass instance ``default``: merged key by key into nested
+    dataclass fields only. A mapping given for a plain field (a reward spec, ``kwargs``)
+    replaces the default mapping whole, so its keys never mix with the default's."""
+    out = to_dict(default)
+    for key, item in value.items():
+        nested = getattr(default, key, None)
+        if isinstance(item, dict) and dataclasses.is_dataclass(nested):
+            out[key] = _over_default(nested, item)
+        else:
+            out[key] = item
     return out
 
 

@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import yaml
@@ -99,3 +100,25 @@ def test_exponent_without_a_dot_is_a_number() -> None:
     assert config.run.learning_rate == 0.002
     with pytest.raises(ConfigError, match="run.learning_rate"):
         load_config(ContinuousConfig, None, ["run.learning_rate=fast"])
+
+
+@dataclass
+class WithSpec:
+    inner: Inner = field(default_factory=Inner)
+    spec: Any = field(default_factory=lambda: {"type": "a", "model": "m"})
+
+
+@dataclass
+class Top:
+    # a non-class default for a nested dataclass (like text PPO's coefficients)
+    part: WithSpec = field(default_factory=lambda: WithSpec(Inner(rate=0.5)))
+
+
+def test_a_mapping_for_a_plain_field_replaces_its_default_whole(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("part:\n  inner: {name: z}\n  spec: {type: b, terms: {}}\n")
+    cfg = load_config(Top, path)
+    # nested dataclass fields merge over the field's own default ...
+    assert cfg.part.inner == Inner(rate=0.5, name="z")
+    # ... a plain mapping (a reward spec) does not mix with the default's keys
+    assert cfg.part.spec == {"type": "b", "terms": {}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agents.config import ConfigError, load_config
 from rlhf_text.pipeline import PipelineConfig, resolve
@@ -19,7 +20,11 @@ def test_shipped_text_configs_load_and_chain(path: Path) -> None:
     assert config.sft.output_dir == f"{out}/sft" and config.rm.output_dir == f"{out}/rm"
     assert config.ppo.actor.name_or_path == f"{out}/sft"
     assert config.ppo.critic.name_or_path == f"{out}/rm"
-    assert config.ppo.reward["model"] == f"{out}/rm"
+    spec = config.ppo.reward
+    rm_spec = spec if spec["type"] == "reward_model" else spec["terms"]["rm"]["reward"]
+    assert rm_spec["model"] == f"{out}/rm"
+    # the reward spec is the file's, whole: no keys of the default spec mixed in
+    assert set(spec) == set(yaml.safe_load(path.read_text())["ppo"]["reward"])
     assert config.sft.data == config.rm.data == config.ppo.data == config.data
 
 
