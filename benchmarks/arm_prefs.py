@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared evaluation of arm_vs_sb3.py
-from arm_vs_sb3 import evaluate, run_ours  # noqa: E402
+from arm_vs_sb3 import evaluate, run_ours, sb3_ppo, sb3_venv  # noqa: E402
 
 from agents.config import load_config  # noqa: E402
 from agents.prefs import PrefsConfig, train_prefs  # noqa: E402
@@ -103,37 +103,21 @@ def imitation_worker(payload: dict) -> dict:
     from imitation.algorithms import preference_comparisons as pc
     from imitation.rewards.reward_nets import BasicRewardNet, NormalizedRewardNet
     from imitation.util.networks import RunningNorm
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
 
     config = load_config(PrefsConfig, payload["config"], payload["overrides"])
     seed, budget = payload["seed"], payload["budget"]
-    ppo, run, prefs, rm = config.ppo, config.run, config.prefs, config.reward_model
+    run, prefs, rm = config.run, config.prefs, config.reward_model
     torch.set_num_threads(run.torch_threads)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
-    venv = make_vec_env(
-        config.env.id, n_envs=config.env.num_envs, seed=seed, env_kwargs=config.env.kwargs
-    )
-    venv = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=10.0)
+    venv = sb3_venv(config.continuous(), seed)
     # Like ours, the reward model reads the observation after the step and the action.
     reward_net = BasicRewardNet(
         venv.observation_space, venv.action_space, use_state=False, use_action=True,
         use_next_state=True, hid_sizes=tuple(rm.hidden), normalize_input_layer=RunningNorm,
     )  # fmt: skip
-    batch = config.env.num_envs * run.num_steps
-    agent = PPO(
-        "MlpPolicy", venv, seed=seed, device="cpu", verbose=0, n_steps=run.num_steps,
-        batch_size=batch // ppo.num_minibatches, n_epochs=ppo.update_epochs,
-        learning_rate=run.learning_rate, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda,
-        clip_range=ppo.clip_coef, ent_coef=ppo.ent_coef, vf_coef=ppo.vf_coef,
-        max_grad_norm=ppo.max_grad_norm or 1e9,
-        policy_kwargs={
-            "net_arch": {"pi": list(config.policy.hidden), "vf": list(config.policy.hidden)},
-            "activation_fn": torch.nn.Tanh, "log_std_init": config.policy.init_log_std,
-        },
-    )  # fmt: skip
+    # a constant learning rate, as this benchmark's imitation runs always had
+    agent = sb3_ppo(config.continuous(), venv, seed, anneal_lr=False)
     generator = pc.AgentTrainer(agent, NormalizedRewardNet(reward_net, RunningNorm), venv, rng=rng)
     trainer = pc.BasicRewardTrainer(
         pc.PreferenceModel(reward_net), pc.CrossEntropyRewardLoss(), rng=rng,

@@ -16,33 +16,42 @@ Markdown tables.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 import torch
 
-import envs  # noqa: F401 - registers RLHFGym/ArmReach-v0
-from agents.collect import collect_rollout, start_collection
-from agents.config import load_config
-from agents.experiment import ContinuousConfig, build_policy, make_vector_env, train_from_config
-from agents.losses import ppo_losses
+sys.path.insert(0, str(Path(__file__).parent))  # the shared timer of arm_env_speed.py
+from arm_env_speed import best_time  # noqa: E402
+
+import envs  # noqa: E402, F401 - registers RLHFGym/ArmReach-v0
+from agents.collect import collect_rollout, start_collection  # noqa: E402
+from agents.config import load_config  # noqa: E402
+from agents.experiment import (  # noqa: E402
+    ContinuousConfig,
+    build_policy,
+    make_vector_env,
+    train_from_config,
+)
+from agents.losses import ppo_losses  # noqa: E402
 
 
 def per_call_us(fn: Callable[[], object], calls: int, repeats: int = 3) -> float:
-    """Best of ``repeats`` mean times of ``calls`` calls, in microseconds."""
+    """Best of ``repeats`` mean times of ``calls`` calls (after a warm-up), in microseconds."""
     for _ in range(min(50, calls)):
         fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+    def run() -> None:
         for _ in range(calls):
             fn()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best * 1e6
+
+    return best_time(run, repeats) / calls * 1e6
 
 
 def main() -> None:

@@ -80,20 +80,27 @@ def run_ours(config: ContinuousConfig, seed: int, run_dir: str) -> tuple[dict, f
     return evaluate(predict, config.env, 100), seconds
 
 
-def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
-    from stable_baselines3 import PPO
+def sb3_venv(config: ContinuousConfig, seed: int):
+    """The configured env as SB3 vectorises it, with observation normalisation only."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    ppo, run = config.ppo, config.run
-    batch = config.env.num_envs * run.num_steps
-    start = time.perf_counter()
     venv = make_vec_env(
         config.env.id, n_envs=config.env.num_envs, seed=seed, env_kwargs=config.env.kwargs
     )
-    venv = VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=10.0)
+    return VecNormalize(venv, norm_obs=True, norm_reward=False, clip_obs=10.0)
+
+
+def sb3_ppo(config: ContinuousConfig, venv, seed: int, anneal_lr: bool | None = None):
+    """SB3's PPO with our config's coefficients, network and (unless ``anneal_lr`` says
+    otherwise) learning-rate schedule."""
+    from stable_baselines3 import PPO
+
+    ppo, run = config.ppo, config.run
+    batch = config.env.num_envs * run.num_steps
     lr = run.learning_rate
-    model = PPO(
+    anneal = run.anneal_lr if anneal_lr is None else anneal_lr
+    return PPO(
         "MlpPolicy",
         venv,
         seed=seed,
@@ -102,7 +109,7 @@ def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
         n_steps=run.num_steps,
         batch_size=batch // ppo.num_minibatches,
         n_epochs=ppo.update_epochs,
-        learning_rate=(lambda progress: lr * progress) if run.anneal_lr else lr,
+        learning_rate=(lambda progress: lr * progress) if anneal else lr,
         gamma=ppo.gamma,
         gae_lambda=ppo.gae_lambda,
         clip_range=ppo.clip_coef,
@@ -118,7 +125,13 @@ def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
             "log_std_init": config.policy.init_log_std,
         },
     )
-    model.learn(total_timesteps=run.total_timesteps)
+
+
+def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
+    start = time.perf_counter()
+    venv = sb3_venv(config, seed)
+    model = sb3_ppo(config, venv, seed)
+    model.learn(total_timesteps=config.run.total_timesteps)
     seconds = time.perf_counter() - start
     venv.training = False
 
