@@ -170,6 +170,9 @@ class PreferenceData:
     train: list[PreferencePair]
     eval: list[PreferencePair]
     report: DataReport
+    source_prompts: dict[str, str] = field(default_factory=dict)
+    """each prompt as ``chat_template`` rendered it -> the row's own prompt (empty without a
+    chat template); reports show the latter"""
 
 
 class FittedIds(NamedTuple):
@@ -433,6 +436,11 @@ def load_preference_data(config: DataConfig) -> PreferenceData:
         from rlhf_text.chat import format_pairs, load_chat_tokenizer
 
         tokenizer = load_chat_tokenizer(config.chat_template)
+        rows = train + evaluation
         train, evaluation = format_pairs(train, tokenizer), format_pairs(evaluation, tokenizer)
+        formatted = zip(rows, train + evaluation, strict=True)
+        source_prompts = {new.prompt: row.prompt for row, new in formatted}
+    else:
+        source_prompts = {}
     logger.info(report.summary())
-    return PreferenceData(train=train, eval=evaluation, report=report)
+    return PreferenceData(train, evaluation, report, source_prompts)

@@ -11,7 +11,6 @@ Everything is measured on held-out prompts (the data's eval split, never trained
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +60,7 @@ def readable_prompts(config, data) -> dict[str, str]:
     (``<|im_start|>system ...``) is noise there. Empty without ``data.chat_template``."""
     if config.data.chat_template is None:
         return {}
-    raw = load_preference_data(replace(config.data, chat_template=None))
-    return {pair.prompt: row.prompt for pair, row in zip(data.eval, raw.eval, strict=True)}
+    return {pair.prompt: data.source_prompts[pair.prompt] for pair in data.eval}
 
 
 def rm_accuracy(scorer: RewardModelScorer, pairs) -> dict[str, float]:
