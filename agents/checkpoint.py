@@ -3,11 +3,12 @@
 A checkpoint is one ``torch.save`` file written atomically (temporary file then
 ``os.replace``), so a crash mid-write leaves the previous checkpoint intact.
 
-Exact resumption also needs the environments' state. For a ``SyncVectorEnv`` whose sub-envs
-implement ``get_sim_state() -> dict`` and ``set_sim_state(dict)`` (ArmReach does), the
-snapshot holds each sub-env's simulator state, its ``np_random`` state and the plain scalar
-attributes of every wrapper (``TimeLimit``'s step counter, ...). Other envs resume from a
-fresh seeded reset instead, and :func:`env_snapshot` says so by returning None.
+Exact resumption also needs the environments' state. A vector env with its own
+``get_sim_state() -> dict`` and ``set_sim_state(dict)`` (``ArmReachVectorEnv``) snapshots
+itself. For a ``SyncVectorEnv`` whose sub-envs implement them (ArmReach does), the snapshot
+holds each sub-env's simulator state, its ``np_random`` state and the plain scalar attributes
+of every wrapper (``TimeLimit``'s step counter, ...). Other envs resume from a fresh seeded
+reset instead, and :func:`env_snapshot` says so by returning None.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def _wrapper_scalars(env: gym.Env) -> list[dict[str, Any]]:
 
 
 def env_snapshot(env: gym.vector.VectorEnv) -> dict[str, Any] | None:
-    """The state of a ``SyncVectorEnv`` of snapshot-able sub-envs, or None if unsupported."""
+    """The state of a snapshot-able vector env (see the module docstring), or None."""
+    if callable(getattr(env, "get_sim_state", None)):
+        return {"vector": env.get_sim_state()}
     if not isinstance(env, gym.vector.SyncVectorEnv):
         return None
     subs = []
@@ -64,8 +67,19 @@ def env_snapshot(env: gym.vector.VectorEnv) -> dict[str, Any] | None:
     return {"subs": subs, "autoreset": env._autoreset_envs.copy()}
 
 
-def restore_env_snapshot(env: gym.vector.SyncVectorEnv, snapshot: dict[str, Any]) -> None:
-    """Put ``env`` (built with the same config) back into the snapshot's state."""
+def restore_env_snapshot(env: gym.vector.VectorEnv, snapshot: dict[str, Any]) -> bool:
+    """Put ``env`` (built with the same config) back into the snapshot's state.
+
+    Returns False, changing nothing, when ``env`` is not the kind of vector env the snapshot
+    was taken from (e.g. a run saved with ``vectorization=sync`` resumed with ``native``).
+    """
+    if "vector" in snapshot:
+        if not callable(getattr(env, "set_sim_state", None)):
+            return False
+        env.set_sim_state(snapshot["vector"])
+        return True
+    if not isinstance(env, gym.vector.SyncVectorEnv):
+        return False
     if len(snapshot["subs"]) != len(env.envs):
         raise ValueError(f"snapshot has {len(snapshot['subs'])} envs, env has {len(env.envs)}")
     for sub, saved in zip(env.envs, snapshot["subs"], strict=True):
@@ -78,6 +92,7 @@ def restore_env_snapshot(env: gym.vector.SyncVectorEnv, snapshot: dict[str, Any]
         base.np_random.bit_generator.state = saved["np_random"]
         base.set_sim_state(saved["sim"])
     env._autoreset_envs = snapshot["autoreset"].copy()
+    return True
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:

@@ -35,8 +35,10 @@ class EnvConfig:
     """constructor arguments, e.g. reward weights, ``control_mode`` or ``reward_fn``"""
     num_envs: int = 8
     """parallel copies (B)"""
-    vectorization: Literal["sync", "async"] = "sync"
-    """'sync' steps copies in this process (exact resume); 'async' uses subprocesses"""
+    vectorization: Literal["native", "sync", "async"] = "native"
+    """'native': the env's own batched class where its registration names one (ArmReach's
+    `ArmReachVectorEnv`), else 'sync'; 'sync' steps wrapped copies in this process; both
+    resume exactly; 'async' uses subprocesses"""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1:
@@ -75,7 +77,10 @@ def make_vector_env(
         return gym.make_vec(
             env_config.id,
             num_envs=num_envs or env_config.num_envs,
-            vectorization_mode=env_config.vectorization,
+            # None: make_vec takes the registration's vector_entry_point if it has one
+            vectorization_mode=None
+            if env_config.vectorization == "native"
+            else env_config.vectorization,
             **{**env_config.kwargs, **extra},
         )
     except gym.error.Error as err:

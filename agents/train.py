@@ -240,11 +240,14 @@ def _restore(
     restore_rng(payload["rng"])
     generator.set_state(payload["generator"])
     state = fresh_state
-    if payload["env"] is not None and isinstance(env, gym.vector.SyncVectorEnv):
-        restore_env_snapshot(env, payload["env"])
+    if payload["env"] is not None and restore_env_snapshot(env, payload["env"]):
         state = payload["collect_state"]
     else:
         import warnings
 
-        warnings.warn("the env has no snapshot: resuming from a fresh seeded reset", stacklevel=3)
+        warnings.warn(
+            "the env has no snapshot (or one of another kind of vector env, see "
+            "env.vectorization): resuming from a fresh seeded reset",
+            stacklevel=3,
+        )
     return payload["iteration"], payload["global_step"], state

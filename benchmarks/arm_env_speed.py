@@ -9,9 +9,10 @@ the raw loop is `data.ctrl[:] = recorded; mj_step(model, data, nstep=frame_skip)
 
 - single env: `env.unwrapped.step` and `gymnasium.make(...).step` (TimeLimit, OrderEnforcing,
   PassiveEnvChecker wrappers; the time limit raised past the run so no resets are timed);
-- vector env: `gymnasium.make_vec(..., vectorization_mode="sync")` with N envs (registered
-  100-step limit, so autoresets are timed) against a loop over N MjData (restored to their
-  start state every 100 steps).
+- vector env: `gymnasium.make_vec(...)` with N envs, the native `ArmReachVectorEnv` (what
+  training uses) and `vectorization_mode="sync"` (a `SyncVectorEnv` of wrapped single envs),
+  each with the registered 100-step limit, so autoresets are timed, against a loop over N
+  MjData (restored to their start state every 100 steps).
 
 Each time is the best of `--repeats` runs (the machine may be shared).
 
@@ -87,9 +88,11 @@ def single_env(steps: int, seed: int, repeats: int) -> list[tuple[str, float, fl
     return rows
 
 
-def vector_env(steps: int, num_envs: int, seed: int, repeats: int) -> tuple[str, float, float]:
-    """Row (case, env seconds, raw seconds) for a sync vector env of `num_envs`."""
-    vector = gymnasium.make_vec(envs.ARM_REACH_ID, num_envs=num_envs, vectorization_mode="sync")
+def vector_env(
+    steps: int, num_envs: int, seed: int, repeats: int, mode: str | None
+) -> tuple[str, float, float]:
+    """Row (case, env seconds, raw seconds) for a vector env of `num_envs` (`mode` of make_vec)."""
+    vector = gymnasium.make_vec(envs.ARM_REACH_ID, num_envs=num_envs, vectorization_mode=mode)
     subenvs = [sub.unwrapped for sub in vector.envs]
     model, frame_skip = subenvs[0].model, subenvs[0].frame_skip
     rng = np.random.default_rng(seed)
@@ -120,8 +123,9 @@ def vector_env(steps: int, num_envs: int, seed: int, repeats: int) -> tuple[str,
                 data.ctrl[:] = control
                 mujoco.mj_step(model, data, nstep=frame_skip)
 
+    how = f"vectorization_mode='{mode}'" if mode else f"native {type(vector).__name__}"
     row = (
-        f"vector: `make_vec(..., num_envs={num_envs}, vectorization_mode='sync').step`",
+        f"vector: `make_vec(..., num_envs={num_envs})`, {how}: `step`",
         best_time(run_vector, repeats),
         best_time(run_raw, repeats),
     )
@@ -140,8 +144,9 @@ def main() -> None:
 
     rows = single_env(args.steps, args.seed, args.repeats)
     vector_steps = max(1, args.steps // args.num_envs)
-    rows.append(vector_env(vector_steps, args.num_envs, args.seed, args.repeats))
-    counts = [args.steps, args.steps, vector_steps * args.num_envs]
+    for mode in (None, "sync"):
+        rows.append(vector_env(vector_steps, args.num_envs, args.seed, args.repeats, mode))
+    counts = [args.steps, args.steps] + [vector_steps * args.num_envs] * 2
 
     env = gymnasium.make(envs.ARM_REACH_ID).unwrapped
     print(

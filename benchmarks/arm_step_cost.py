@@ -1,10 +1,11 @@
 """Where one env step of arm PPO spends its time, piece by piece (one core, 1 torch thread).
 
 Times, in microseconds per call, the parts of a training step of ``configs/arm/reach.yaml``:
-the vector env's ``step`` (8 sync envs) against a plain loop over the unwrapped envs and
-against raw ``mujoco.mj_step``, the policy's ``act``, a whole ``collect_rollout`` (the env, the
-policy and the rollout's bookkeeping together), and the pieces of one PPO minibatch
-update (256 samples): forward, loss, backward, gradient clipping and the fused Adam step.
+the vector env's ``step`` (8 arms, the native ``ArmReachVectorEnv`` training uses) against a
+plain loop over the unwrapped envs and against raw ``mujoco.mj_step``, the policy's ``act``,
+a whole ``collect_rollout`` (the env, the policy and the rollout's bookkeeping together), and
+the pieces of one PPO minibatch update (256 samples): forward, loss, backward, gradient
+clipping and the fused Adam step.
 Then it spreads them over env steps as training does (one ``act`` per 8 env steps; 80
 minibatch updates per 2,048 env steps), and runs a short real training to show the rollout
 and update times as they add up there (``time/rollout_s``, ``time/update_s``). Prints
@@ -95,7 +96,7 @@ def main() -> None:
 
     rollout_us = per_call_us(collect, max(1, args.calls // config.run.num_steps))
     rollout = {
-        f"vector env step ({n} envs, `make_vec` sync)": per_call_us(vector_step, args.calls),
+        f"vector env step ({n} envs, {type(env).__name__})": per_call_us(vector_step, args.calls),
         f"plain loop over the {n} unwrapped envs": per_call_us(plain_loop, args.calls),
         f"raw `mj_step` x frame_skip, {n} envs": per_call_us(physics, args.calls),
         f"policy `act` on {n} observations": per_call_us(act, args.calls),

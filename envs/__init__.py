@@ -1,7 +1,8 @@
 """Gymnasium environments of rlhf-gym; importing this package registers their ids.
 
 - ``RLHFGym/ArmReach-v0``: `envs.arm_reach.ArmReachEnv`, a five-joint MuJoCo arm reaching
-  for a random 3D target, 100 steps of 0.02 s per episode.
+  for a random 3D target, 100 steps of 0.02 s per episode; ``gymnasium.make_vec`` builds
+  `envs.arm_reach_vector.ArmReachVectorEnv` (the arms stepped in one loop, the rest batched).
 - ``RLHFGym/TextGen-v0``: `envs.text_gen.TextGenEnv`, text generation with tokens as
   actions and a swappable reward at the end; ``gymnasium.make_vec`` builds the natively
   batched `envs.text_gen.TextGenVectorEnv` (needs ``tokenizer``, ``prompts``, ``reward_fn``).
@@ -19,6 +20,7 @@ if ARM_REACH_ID not in registry:  # importing twice (e.g. importlib.reload) stay
     register(
         id=ARM_REACH_ID,
         entry_point="envs.arm_reach:ArmReachEnv",
+        vector_entry_point="envs.arm_reach_vector:ArmReachVectorEnv",
         max_episode_steps=ARM_REACH_MAX_EPISODE_STEPS,
     )
 if TEXT_GEN_ID not in registry:

@@ -232,8 +232,14 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
         return self.action_space
 
-    def _bind_buffers(self, n: int) -> None:
-        """Caches index slices, MjData views and a preallocated observation for `step`."""
+    def _bind_buffers(
+        self, n: int, servo_target: np.ndarray | None = None, obs: np.ndarray | None = None
+    ) -> None:
+        """Caches index slices, MjData views and the servo-target and observation buffers.
+
+        `ArmReachVectorEnv` passes rows of its own `(N, n)` and `(N, 3n + 9)` arrays, so that
+        this env's state and the vector env's batched arrays are the same memory.
+        """
         self._action_shape = (n,)
         self._qpos_index = contiguous(self.arm.qpos_adr)
         self._qvel_index = contiguous(self.arm.qvel_adr)
@@ -242,12 +248,9 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         self._ee_xpos = self.data.site_xpos[self.arm.ee_site_id]  # (3,) view, updated in place
         self._range_low = self.arm.joint_range[:, 0].copy()
         self._range_high = self.arm.joint_range[:, 1].copy()
-        self._servo_target = np.zeros(n)
-        self._obs = np.zeros(3 * n + 9)
-        self._obs_cos, self._obs_sin = self._obs[:n], self._obs[n : 2 * n]
-        self._obs_qvel, self._obs_ee = self._obs[2 * n : 3 * n], self._obs[3 * n : 3 * n + 3]
-        self._obs_target = self._obs[3 * n + 3 : 3 * n + 6]
-        self._obs_delta = self._obs[3 * n + 6 :]
+        self._servo_target = np.zeros(n) if servo_target is None else servo_target
+        self._obs = ObservationBuffer(n, np.zeros(3 * n + 9) if obs is None else obs)
+        self._obs_target, self._obs_delta = self._obs.target, self._obs.delta
 
     # -- Gymnasium API -----------------------------------------------------------------------
 
@@ -262,25 +265,45 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             False; the TimeLimit wrapper truncates), info with the reward terms.
         """
         action, values = self._checked_action(action)
-        ctrl = self._ctrl
         if self._position_mode:
-            target = self._servo_target
-            np.add(target, action * self._max_delta, out=target)
-            np.minimum(target, self._range_high, out=target)
-            np.maximum(target, self._range_low, out=target)
-            ctrl[self._actuator_index] = target
+            self._ctrl[self._actuator_index] = self._move_servo_targets(action)
         else:
-            ctrl[self._actuator_index] = action
+            self._ctrl[self._actuator_index] = action
         model, data = self.model, self.data
         mujoco.mj_step(model, data, nstep=self.frame_skip)
         # mj_step leaves positions one substep behind qpos; refresh them (about 1 us).
         mujoco.mj_kinematics(model, data)
         observation = self._get_obs()
-        distance = math.hypot(*self._obs_delta.tolist())
+        dx, dy, dz = self._obs_delta.tolist()
+        # Sums over Python floats: for a handful of joints this beats a numpy call. The vector
+        # env computes the same sums in the same order with numpy, so both agree bit for bit.
+        reward, info = self._reward_terms(
+            math.sqrt(dx * dx + dy * dy + dz * dz), sum(map(operator.mul, values, values))
+        )
+        if self._reward_fn is not None:
+            reward = self._custom_reward(observation, action, info)
+            info["reward_custom"] = reward
+        return observation, reward, False, False, info
+
+    def _move_servo_targets(
+        self, action: np.ndarray, target: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Position mode: targets += action * max_delta, clipped to the joint range.
+
+        Works in place on this env's `(n,)` targets or, from the vector env, on all its
+        `(N, n)` rows at once (`target`).
+        """
+        target = self._servo_target if target is None else target
+        np.add(target, action * self._max_delta, out=target)
+        np.minimum(target, self._range_high, out=target)
+        np.maximum(target, self._range_low, out=target)
+        return target
+
+    def _reward_terms(self, distance: Any, action_sq_sum: Any) -> tuple[Any, dict[str, Any]]:
+        """The default reward and the info terms, from floats or from `(N,)` arrays alike."""
         is_success = distance < self._success_threshold
         reward_dist = -self._reward_dist_weight * distance
-        # Sums over Python floats: for a handful of joints this beats a numpy call.
-        reward_ctrl = -self._reward_control_weight * sum(map(operator.mul, values, values))
+        reward_ctrl = -self._reward_control_weight * action_sq_sum
         reward_success = self._success_bonus * is_success
         info = {
             "reward_dist": reward_dist,
@@ -289,12 +312,7 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             "distance": distance,
             "is_success": is_success,
         }
-        if self._reward_fn is None:
-            reward = reward_dist + reward_ctrl + reward_success
-        else:
-            reward = self._custom_reward(observation, action, info)
-            info["reward_custom"] = reward
-        return observation, reward, False, False, info
+        return reward_dist + reward_ctrl + reward_success, info
 
     def reset_model(self) -> np.ndarray:
         """Home pose plus uniform noise, at rest; a new target from the workspace."""
@@ -315,7 +333,8 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
 
     def _get_reset_info(self) -> dict[str, Any]:
         """Distance and success at the start, so that loggers see them from step 0."""
-        distance = float(np.linalg.norm(self._obs_delta))
+        dx, dy, dz = self._obs_delta.tolist()
+        distance = math.sqrt(dx * dx + dy * dy + dz * dz)  # as in `step`
         return {"distance": distance, "is_success": distance < self._success_threshold}
 
     # -- snapshots (exact resume of a training run) -----------------------------------------
@@ -366,13 +385,8 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
 
     def _get_obs(self) -> np.ndarray:
         """Writes the observation into the preallocated buffer and returns a copy."""
-        angles = self._qpos[self._qpos_index]
-        np.cos(angles, out=self._obs_cos)
-        np.sin(angles, out=self._obs_sin)
-        self._obs_qvel[:] = self._qvel[self._qvel_index]
-        self._obs_ee[:] = self._ee_xpos
-        np.subtract(self._obs_target, self._ee_xpos, out=self._obs_delta)
-        return self._obs.copy()
+        self._obs.write(self._qpos[self._qpos_index], self._qvel[self._qvel_index], self._ee_xpos)
+        return self._obs.array.copy()
 
     def _checked_action(self, action: np.ndarray) -> tuple[np.ndarray, list[float]]:
         """The action as a float64 array and as a list, or a ValueError saying what is wrong."""
@@ -386,12 +400,7 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         # The sum is NaN or inf if any entry is, so the three checks cover NaN, inf and range.
         bound = 1.0 + _ACTION_TOLERANCE
         if not (math.isfinite(sum(values)) and max(values) <= bound and min(values) >= -bound):
-            if not np.isfinite(array).all():
-                raise ValueError(f"action contains NaN or inf: {array}")
-            raise ValueError(
-                f"action {array} is outside the action space [-1, 1] (largest |a| = "
-                f"{np.abs(array).max():.6g}); actions are not clipped"
-            )
+            raise_bad_action(array)
         return array, values
 
     def _custom_reward(
@@ -413,6 +422,38 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         if not math.isfinite(reward):
             raise ValueError(f"reward_fn {self._reward_fn_name} returned {reward}, not finite")
         return reward
+
+
+class ObservationBuffer:
+    """The observation layout of the class docstring, over one `(3n + 9,)` array or `(N, 3n + 9)`.
+
+    Holds views of each block so that a step writes them in place; the target block is set at
+    reset and stays put.
+    """
+
+    def __init__(self, n: int, array: np.ndarray) -> None:
+        self.array = array
+        self.cos, self.sin = array[..., :n], array[..., n : 2 * n]
+        self.qvel, self.ee = array[..., 2 * n : 3 * n], array[..., 3 * n : 3 * n + 3]
+        self.target, self.delta = array[..., 3 * n + 3 : 3 * n + 6], array[..., 3 * n + 6 :]
+
+    def write(self, angles: np.ndarray, qvel: np.ndarray, ee: np.ndarray) -> None:
+        """Fills every block but the target from joint angles, velocities and fingertip."""
+        np.cos(angles, out=self.cos)
+        np.sin(angles, out=self.sin)
+        self.qvel[...] = qvel
+        self.ee[...] = ee
+        np.subtract(self.target, ee, out=self.delta)
+
+
+def raise_bad_action(array: np.ndarray) -> None:
+    """Raises the ValueError for an action (or a batch) with NaN, inf or an entry beyond 1."""
+    if not np.isfinite(array).all():
+        raise ValueError(f"action contains NaN or inf: {array}")
+    raise ValueError(
+        f"action {array} is outside the action space [-1, 1] (largest |a| = "
+        f"{np.abs(array).max():.6g}); actions are not clipped"
+    )
 
 
 def _check_args(

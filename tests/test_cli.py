@@ -45,8 +45,12 @@ def test_train_eval_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert len(frames) >= 3 * 100 // 2 and frames[0].shape[-1] in (3, 4)
 
 
-def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("vectorization", ["native", "sync"])
+def test_stopped_and_resumed_run_equals_an_uninterrupted_one(
+    tmp_path: Path, vectorization: str
+) -> None:
     overrides = [*TINY[:3], "run.total_timesteps=320", "run.checkpoint_every=1"]
+    overrides.append(f"env.vectorization={vectorization}")
     whole = load_config(ContinuousConfig, CONFIG, [*overrides, f"run_dir={tmp_path / 'a'}"])
     whole.run.progress = False
     train_from_config(whole)
