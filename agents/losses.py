@@ -44,7 +44,10 @@ def masked_whiten(
     x: torch.Tensor, mask: torch.Tensor | None, shift_mean: bool = True, eps: float = 1e-8
 ) -> torch.Tensor:
     """``(x - mean) / std`` over the masked entries; masked-out entries become 0."""
-    mean, var = masked_mean(x, mask), masked_var(x, mask)
+    if mask is None:  # the arm's minibatches: two reductions instead of the masked route
+        mean, var = x.mean(), x.var() if x.numel() > 1 else torch.zeros((), dtype=x.dtype)
+    else:
+        mean, var = masked_mean(x, mask), masked_var(x, mask)
     whitened = (x - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         whitened = whitened + mean
@@ -93,8 +96,12 @@ class PPOLossTerms:
     clipfrac: torch.Tensor
 
     def total(self, vf_coef: float, ent_coef: float) -> torch.Tensor:
-        """One loss for a shared optimiser: ``policy - ent_coef * entropy + vf_coef * value``."""
-        return self.policy_loss - ent_coef * self.entropy + vf_coef * self.value_loss
+        """One loss for a shared optimiser: ``policy - ent_coef * entropy + vf_coef * value``.
+
+        With ``ent_coef == 0`` the entropy stays out of the graph, so backward skips it.
+        """
+        loss = self.policy_loss + vf_coef * self.value_loss
+        return loss - ent_coef * self.entropy if ent_coef else loss
 
 
 def actor_loss_fn(

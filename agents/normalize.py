@@ -21,6 +21,18 @@ class RunningNormalizer(nn.Module):
         self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
         self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
         self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+        # float32 copies of the shift and scale that forward uses, refreshed whenever the
+        # statistics change (update, load_state_dict): every act and every minibatch would
+        # otherwise convert and square-root them again. Not saved; they follow .to(device).
+        self.register_buffer("_mean32", torch.zeros(shape), persistent=False)
+        self.register_buffer("_std32", torch.ones(shape), persistent=False)
+        self._refresh()
+        self.register_load_state_dict_post_hook(lambda module, _keys: module._refresh())
+
+    @torch.no_grad()
+    def _refresh(self) -> None:
+        self._mean32.copy_(self.mean.to(torch.float32))
+        self._std32.copy_(torch.sqrt(self.var.to(torch.float32) + self.eps))
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
@@ -40,7 +52,11 @@ class RunningNormalizer(nn.Module):
         self.mean.copy_(new_mean)
         self.var.copy_(m2 / total)
         self.count.copy_(total)
+        self._refresh()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        normed = (x - self.mean.to(x.dtype)) / torch.sqrt(self.var.to(x.dtype) + self.eps)
+        if x.dtype == torch.float32:
+            normed = (x - self._mean32) / self._std32
+        else:
+            normed = (x - self.mean.to(x.dtype)) / torch.sqrt(self.var.to(x.dtype) + self.eps)
         return normed.clamp(-self.clip, self.clip)

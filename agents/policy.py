@@ -14,7 +14,7 @@ class ActOutput(NamedTuple):
 
     actions: torch.Tensor  # (N, ...) as sampled, before any env-side clipping
     logprobs: torch.Tensor  # (N,)
-    values: torch.Tensor  # (N,)
+    values: torch.Tensor | None  # (N,), or None: collect_rollout scores the rollout at the end
     state: Any = None  # recurrent state carried to the next step (a language model's KV cache)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
 
@@ -101,51 +100,106 @@ def ppo_update(
     if batch.advantages is None or batch.returns is None:
         raise ValueError("batch has no advantages/returns: run compute_gae first")
     stepper = TorchStepper(optimizer) if isinstance(optimizer, torch.optim.Optimizer) else optimizer
-    b_batch = batch.flatten() if config.minibatch_over == "steps" else batch
-    num_rows = b_batch.shape[0]
-    minibatch_size = max(1, num_rows // config.num_minibatches)
+    source = _Minibatches.of(batch, config.minibatch_over)
+    minibatch_size = max(1, source.size // config.num_minibatches)
 
-    sums: dict[str, float] = defaultdict(float)
+    sums = torch.zeros(len(_LOSS_METRICS))
+    grad_norms = 0.0
     minibatches = epochs = 0
     stop = False
     for _ in range(config.update_epochs):
-        perm = torch.randperm(num_rows, generator=generator)
-        for start in range(0, num_rows - minibatch_size + 1, minibatch_size):
-            mb = b_batch.rows(perm[start : start + minibatch_size])
-            mb_advantages = mb.advantages
+        perm = torch.randperm(source.size, generator=generator)
+        for start in range(0, source.size - minibatch_size + 1, minibatch_size):
+            mb = source.take(perm[start : start + minibatch_size])
+            advantages = mb["advantages"]
             if config.norm_adv:
-                mb_advantages = masked_whiten(mb_advantages, mb.mask)
-            new = policy.evaluate(mb.observations, mb.actions, mb.extras)
+                advantages = masked_whiten(advantages, mb["mask"])
+            new = policy.evaluate(mb["observations"], mb["actions"], mb["extras"])
             terms = ppo_losses(
                 new.logprobs,
-                mb.logprobs,
-                mb_advantages,
+                mb["logprobs"],
+                advantages,
                 new.values,
-                mb.values,
-                mb.returns,
+                mb["values"],
+                mb["returns"],
                 new.entropy,
-                mb.mask,
+                mb["mask"],
                 config.clip_coef,
                 config.value_clip_coef,
             )
             if config.target_kl is not None and terms.approx_kl > 1.5 * config.target_kl:
                 stop = True
                 break
-            sums["train/grad_norm"] += stepper.step(terms, config)
-            sums["loss/policy"] += terms.policy_loss.item()
-            sums["loss/value"] += terms.value_loss.item()
-            sums["loss/entropy"] += terms.entropy.item()
-            sums["policy/approx_kl"] += terms.approx_kl.item()
-            sums["policy/clipfrac"] += terms.clipfrac.item()
+            grad_norms += stepper.step(terms, config)
+            # one tensor op per minibatch instead of five .item() calls
+            sums += torch.stack([getattr(terms, name).detach() for name in _LOSS_METRICS.values()])
             minibatches += 1
         if stop:
             break
         epochs += 1
 
-    metrics = {k: v / max(minibatches, 1) for k, v in sums.items()}
+    metrics: dict[str, float] = {}
+    if minibatches:
+        totals = dict(zip(_LOSS_METRICS, sums.tolist(), strict=True))
+        totals["train/grad_norm"] = grad_norms
+        metrics = {key: total / minibatches for key, total in totals.items()}
     metrics["policy/explained_variance"] = explained_variance(
         batch.values, batch.returns, batch.mask
     )
     metrics["train/epochs"] = float(epochs)
     metrics["train/minibatches"] = float(minibatches)
     return metrics
+
+
+# metric key -> PPOLossTerms field, summed over minibatches
+_LOSS_METRICS = {
+    "loss/policy": "policy_loss",
+    "loss/value": "value_loss",
+    "loss/entropy": "entropy",
+    "policy/approx_kl": "approx_kl",
+    "policy/clipfrac": "clipfrac",
+}
+
+
+@dataclass
+class _Minibatches:
+    """The tensors the update samples minibatches from, and nothing else.
+
+    ``'steps'``: the real steps of the rollout as ``[S, 1]`` rows, with no mask: a padding or
+    autoreset step (mask 0) contributes nothing to any masked mean, so it is dropped once
+    here instead of being carried through every minibatch's losses and backward (a minibatch
+    then holds ``S // num_minibatches`` real steps). ``'rows'``: whole ``[B, T]`` rows with
+    their masks, for text.
+    """
+
+    fields: dict[str, Any]
+    size: int
+
+    @classmethod
+    def of(cls, batch: RolloutBatch, over: str) -> _Minibatches:
+        if over == "steps":
+            batch = batch.flatten()
+            batch = batch.rows(torch.nonzero(batch.mask[:, 0] > 0).squeeze(1))
+        fields = {
+            "observations": batch.observations,
+            "actions": batch.actions,
+            "logprobs": batch.logprobs,
+            "values": batch.values,
+            "returns": batch.returns,
+            "advantages": batch.advantages,
+            "extras": batch.extras,
+            "mask": batch.mask if over == "rows" else None,
+        }
+        return cls(fields, batch.shape[0])
+
+    def take(self, index: torch.Tensor) -> dict[str, Any]:
+        """The rows ``index`` of every field (dicts of tensors indexed entry by entry)."""
+
+        def pick(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, dict):
+                return {k: pick(v) for k, v in value.items()}
+            return value[index]
+
+        return {name: pick(value) for name, value in self.fields.items()}

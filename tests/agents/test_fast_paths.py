@@ -1,0 +1,133 @@
+"""The arm's fast paths give what the plain definitions give.
+
+Each shortcut in the per-step and per-minibatch code (see benchmarks/arm_step_cost.py for
+what they save) is checked against the straightforward form it replaces.
+"""
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from agents import GaussianActorCritic, PPOConfig, collect_rollout, ppo_update, start_collection
+from agents.gae import compute_gae
+from agents.losses import PPOLossTerms, masked_whiten
+from agents.normalize import RunningNormalizer
+from tests.agents.toy_envs import make_point_env
+
+
+def _policy(seed: int = 0) -> GaussianActorCritic:
+    torch.manual_seed(seed)
+    return GaussianActorCritic(4, 2, hidden=(16, 16))
+
+
+def test_mlps_run_without_modules_equal_the_sequentials() -> None:
+    policy = _policy()
+    obs = torch.randn(5, 4)
+    features = policy._features(obs)
+    out = policy.evaluate(obs, torch.randn(5, 2))
+    torch.testing.assert_close(out.values, policy.critic(features).squeeze(-1), rtol=0, atol=0)
+    mean = policy.act(obs, deterministic=True).actions
+    torch.testing.assert_close(mean, policy.actor_mean(features), rtol=0, atol=0)
+
+
+def test_rollout_values_come_from_one_critic_pass_that_equals_per_step_values() -> None:
+    env, policy = make_point_env(2), _policy()
+    assert policy.act(torch.zeros(2, 4)).values is None  # the critic is not run per step
+    batch, state, _ = collect_rollout(env, policy, 45, start_collection(env, seed=0))
+    per_step = torch.stack([policy.value(batch.observations[:, t]) for t in range(45)], 1)
+    torch.testing.assert_close(batch.values, per_step)
+    last = policy.value(torch.as_tensor(state.observations, dtype=torch.float32))
+    torch.testing.assert_close(batch.next_values[:, -1], last)
+    torch.testing.assert_close(batch.next_values[:, :-1], batch.values[:, 1:])
+
+
+def test_normalizer_cache_follows_update_and_load_state_dict() -> None:
+    trained, fresh = RunningNormalizer((3,)), RunningNormalizer((3,))
+    trained.update(torch.randn(100, 3, dtype=torch.float64) * 5 + 2)
+    x = torch.randn(7, 3)
+    plain = ((x - trained.mean.float()) / torch.sqrt(trained.var.float() + trained.eps)).clamp(
+        -10, 10
+    )
+    torch.testing.assert_close(trained(x), plain, rtol=0, atol=0)
+    assert not torch.equal(fresh(x), plain)
+    fresh.load_state_dict(trained.state_dict())
+    torch.testing.assert_close(fresh(x), plain, rtol=0, atol=0)
+    assert "_mean32" not in trained.state_dict()  # the cache is not saved
+    torch.testing.assert_close(trained(x.double()), plain.double(), rtol=1e-6, atol=1e-6)
+
+
+def test_whiten_without_mask_equals_whiten_with_a_mask_of_ones() -> None:
+    x = torch.randn(64, 1) * 3 + 1
+    torch.testing.assert_close(masked_whiten(x, None), masked_whiten(x, torch.ones_like(x)))
+
+
+def test_gae_equals_the_definition_step_by_step() -> None:
+    rng = torch.Generator().manual_seed(0)
+    b, t, gamma, lam = 3, 30, 0.97, 0.9
+    rewards, values, next_values = (torch.randn(b, t, generator=rng) for _ in range(3))
+    terminated = torch.rand(b, t, generator=rng) < 0.05
+    truncated = torch.rand(b, t, generator=rng) < 0.05
+    mask = (torch.rand(b, t, generator=rng) > 0.1).float()
+    advantages, returns = compute_gae(
+        rewards, values, next_values, terminated, truncated, mask, gamma, lam
+    )
+    expected = torch.zeros(b, t)
+    for row in range(b):
+        carry = 0.0
+        for step in reversed(range(t)):
+            if not mask[row, step]:
+                continue
+            not_done = 1.0 - float(terminated[row, step] or truncated[row, step])
+            bootstrap = 0.0 if terminated[row, step] else gamma * float(next_values[row, step])
+            delta = float(rewards[row, step]) + bootstrap - float(values[row, step])
+            carry = delta + gamma * lam * not_done * carry
+            expected[row, step] = carry
+    torch.testing.assert_close(advantages, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(returns, (expected + values) * mask, rtol=1e-5, atol=1e-5)
+    assert advantages.is_contiguous() and returns.is_contiguous()
+
+
+def test_update_drops_masked_steps_once_so_their_contents_never_matter() -> None:
+    env, policy = make_point_env(2), _policy()
+    batch, _, _ = collect_rollout(env, policy, 45, start_collection(env, seed=0))
+    config = PPOConfig(update_epochs=2, num_minibatches=4)
+    batch.advantages, batch.returns = compute_gae(
+        batch.rewards, batch.values, batch.next_values, batch.terminated, batch.truncated,
+        batch.mask, config.gamma, config.gae_lambda,
+    )  # fmt: skip
+    assert (batch.mask == 0).sum() == 4  # the two reset steps of each row
+    poisoned = dataclasses.replace(
+        batch,
+        observations=torch.where(batch.mask[..., None] > 0, batch.observations, torch.nan),
+        advantages=torch.where(batch.mask > 0, batch.advantages, torch.nan),
+        returns=torch.where(batch.mask > 0, batch.returns, torch.inf),
+    )
+    results = []
+    for data in (batch, poisoned):
+        model = _policy()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        metrics = ppo_update(model, optimizer, data, config, torch.Generator().manual_seed(1))
+        results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+        # 86 real steps in minibatches of 86 // 4 = 21
+        assert metrics["train/minibatches"] == 8 and np.isfinite(metrics["loss/value"])
+    assert torch.isfinite(results[0]).all()
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=0)
+
+
+def test_total_loss_leaves_a_zero_weight_entropy_out_of_the_graph() -> None:
+    def grads(ent_coef: float) -> tuple[torch.Tensor | None, torch.Tensor]:
+        log_std = torch.zeros(2, requires_grad=True)
+        x = torch.ones(2, requires_grad=True)
+        terms = PPOLossTerms(
+            policy_loss=x.sum(), value_loss=(x**2).sum(), entropy=log_std.sum(),
+            approx_kl=torch.tensor(0.0), clipfrac=torch.tensor(0.0),
+        )  # fmt: skip
+        terms.total(vf_coef=0.5, ent_coef=ent_coef).backward()
+        return log_std.grad, x.grad
+
+    log_std_grad, x_grad = grads(0.0)
+    assert log_std_grad is None and torch.equal(x_grad, torch.full((2,), 2.0))
+    log_std_grad, x_grad = grads(0.1)
+    torch.testing.assert_close(log_std_grad, torch.full((2,), -0.1))
+    assert torch.equal(x_grad, torch.full((2,), 2.0))
