@@ -11,6 +11,7 @@ import torch
 
 from agents import GaussianActorCritic, PPOConfig, collect_rollout, ppo_update, start_collection
 from agents.gae import compute_gae
+from agents.gaussian import gaussian_log_prob
 from agents.losses import PPOLossTerms, masked_whiten
 from agents.normalize import RunningNormalizer
 from tests.agents.toy_envs import make_point_env
@@ -29,6 +30,16 @@ def test_mlps_run_without_modules_equal_the_sequentials() -> None:
     torch.testing.assert_close(out.values, policy.critic(features).squeeze(-1), rtol=0, atol=0)
     mean = policy.act(obs, deterministic=True).actions
     torch.testing.assert_close(mean, policy.actor_mean(features), rtol=0, atol=0)
+
+
+def test_sampled_logprobs_from_the_noise_equal_the_density_of_the_actions() -> None:
+    policy = _policy()
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([-0.7, 0.4]))
+    obs = torch.randn(50, 4)
+    out = policy.act(obs)
+    mean = policy.act(obs, deterministic=True).actions
+    torch.testing.assert_close(out.logprobs, gaussian_log_prob(out.actions, mean, policy.log_std))
 
 
 def test_rollout_values_come_from_one_critic_pass_that_equals_per_step_values() -> None:
