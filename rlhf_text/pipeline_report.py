@@ -49,8 +49,7 @@ def _base_model(config, tokenizer):
 
 def _score_length(config) -> int:
     """Tokens the report's reward model scores: PPO's reward spec's ``max_length`` when it
-    names one, else what step 2 trained on (the scorer's default, 512, is more than a tiny
-    model's positions)."""
+    names one, else what step 2 trained on."""
     spec = config.ppo.reward if isinstance(config.ppo.reward, dict) else {}
     return int(spec.get("max_length") or config.rm.max_len)
 

@@ -25,6 +25,9 @@ from envs.rewards.text import check_texts
 
 __all__ = ["RewardModelScorer"]
 
+DEFAULT_MAX_LENGTH = 512
+"""tokens scored per text when `max_length` is not given (or the model's positions, if fewer)"""
+
 
 class RewardModelScorer:
     """Scores `prompt + response` with a sequence-classification model that has one output.
@@ -56,7 +59,7 @@ class RewardModelScorer:
             `model` when that is a path or name; required when `model` is a built model.
         batch_size: Texts per forward pass, at least 1. Defaults to 16.
         max_length: Most tokens scored per text, at most the model's position limit.
-            Defaults to 512.
+            Defaults to None: the position limit, at most 512 (512 when the model has none).
         device: Where the model runs, e.g. `"cpu"` or `"cuda:0"`. Defaults to "cpu".
         truncation: What to do with a text longer than `max_length` tokens: `"left"` keeps
             its last `max_length` tokens (the end of the response) and counts it in
@@ -72,12 +75,15 @@ class RewardModelScorer:
         model: str | os.PathLike[str] | PreTrainedModel,
         tokenizer: str | os.PathLike[str] | PreTrainedTokenizerBase | None = None,
         batch_size: int = 16,
-        max_length: int = 512,
+        max_length: int | None = None,
         device: str = "cpu",
         truncation: Literal["error", "left"] = "left",
         trust_remote_code: bool = False,
     ) -> None:
-        for name, value in (("batch_size", batch_size), ("max_length", max_length)):
+        checked = [("batch_size", batch_size)]
+        if max_length is not None:
+            checked.append(("max_length", max_length))
+        for name, value in checked:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if truncation not in ("error", "left"):
@@ -99,7 +105,11 @@ class RewardModelScorer:
         if model.config.num_labels != 1:
             raise ValueError(f"model must have num_labels == 1, got {model.config.num_labels}")
         positions = getattr(_text_config(model), "max_position_embeddings", None)
-        if isinstance(positions, int) and max_length > positions:
+        if max_length is None:
+            max_length = DEFAULT_MAX_LENGTH
+            if isinstance(positions, int):
+                max_length = min(max_length, positions)
+        elif isinstance(positions, int) and max_length > positions:
             raise ValueError(f"max_length {max_length} exceeds the model's {positions} positions")
 
         self.model = model.to(device).eval()

@@ -472,6 +472,7 @@ def test_truncation_error_names_the_row(tiny: tuple[Any, Any]) -> None:
         ({"tokenizer": None}, "tokenizer is required"),
         ({"max_length": 65}, "max_length 65 exceeds the model's 64 positions"),
         ({"batch_size": 0}, "batch_size must be"),
+        ({"max_length": 0}, "max_length must be"),
         ({"truncation": "right"}, "truncation must be"),
     ],
 )
@@ -483,6 +484,15 @@ def test_scorer_arguments_are_checked(
     model, tokenizer = tiny
     with pytest.raises(ValueError, match=message):
         RewardModelScorer(model, **{"tokenizer": tokenizer, "max_length": 64, **kwargs})
+
+
+def test_scorer_max_length_defaults_to_the_model_positions(tiny: tuple[Any, Any]) -> None:
+    """A tiny model (64 positions) is scored whole without naming max_length; 512 caps it."""
+    from envs.rewards.reward_model import DEFAULT_MAX_LENGTH, RewardModelScorer
+
+    model, tokenizer = tiny
+    assert RewardModelScorer(model, tokenizer).max_length == 64
+    assert DEFAULT_MAX_LENGTH == 512
 
 
 def test_scorer_rejects_empty_texts_and_many_labels(tiny: tuple[Any, Any]) -> None:
