@@ -32,10 +32,12 @@ class PreferenceConfig:
     """step-to-step correlation of that noise"""
     explored_fraction: float = 0.5
     """share of segment episodes that get the noise"""
-    selection: Literal["uncertainty", "random"] = "uncertainty"
-    """'uncertainty': the candidate pairs with the largest ensemble variance of P(left)"""
+    selection: Literal["uncertainty", "margin", "random"] = "uncertainty"
+    """'uncertainty': the candidate pairs with the largest ensemble variance of P(left);
+    'margin': those whose ensemble-mean P(left) is closest to 1/2 (the model cannot tell
+    them apart, e.g. two clips near the target); 'random': any"""
     candidate_factor: int = 4
-    """candidate pairs per label for 'uncertainty'"""
+    """candidate pairs per label for 'uncertainty' and 'margin'"""
     label_noise: float = 0.0
     """probability that the oracle flips a label"""
     equal_margin: float = 0.0

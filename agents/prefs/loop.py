@@ -213,17 +213,19 @@ class PreferenceLoop:
             explored_fraction=prefs.explored_fraction,
         )
         rows = self.pool.extend(segments)
-        uncertain = prefs.selection == "uncertainty" and self.fitted
+        selective = prefs.selection != "random" and self.fitted
         left, right = self.candidate_pairs(
-            rows, num_labels * (prefs.candidate_factor if uncertain else 1)
+            rows, num_labels * (prefs.candidate_factor if selective else 1)
         )
         metrics = {}
-        if uncertain:
-            variance = preference_variance(self.model, *self.pool_tensors(), left, right)
-            keep = np.argsort(-variance, kind="stable")[:num_labels]
+        if selective:
+            name, score = _selection_score(
+                prefs.selection, self.model, *self.pool_tensors(), left, right
+            )
+            keep = np.argsort(-score, kind="stable")[:num_labels]
             left, right = left[keep], right[keep]
-            metrics["prefs/selected_variance"] = float(variance[keep].mean())
-            metrics["prefs/candidate_variance"] = float(variance.mean())
+            metrics[f"prefs/selected_{name}"] = float(score[keep].mean())
+            metrics[f"prefs/candidate_{name}"] = float(score.mean())
         new = oracle_preferences(
             self.pool.true_returns(), left, right, self.rng, prefs.label_noise, prefs.equal_margin
         )
@@ -418,3 +420,24 @@ class PreferenceLoop:
         self.pool = state["pool"]
         self.train_labels, self.heldout_labels = state["train_labels"], state["heldout_labels"]
         self.global_step, self.ppo_iterations, self.fitted = state["counters"]
+
+
+def _selection_score(
+    selection: str,
+    model: TrajectoryRewardModel,
+    observations: torch.Tensor,
+    actions: torch.Tensor,
+    left: np.ndarray,
+    right: np.ndarray,
+) -> tuple[str, np.ndarray]:
+    """How much each candidate pair is worth asking about (higher first), and its name.
+
+    'uncertainty': the ensemble variance of P(left preferred); 'margin': ``1/2 - |P - 1/2|``
+    with P from the ensemble mean's returns, largest for pairs the model rates alike.
+    """
+    if selection == "uncertainty":
+        return "variance", preference_variance(model, observations, actions, left, right)
+    with torch.no_grad():
+        returns = model.segment_returns(observations, actions).mean(0)  # (S,)
+        probability = torch.sigmoid(returns[left] - returns[right]).numpy()
+    return "closeness", 0.5 - np.abs(probability - 0.5)

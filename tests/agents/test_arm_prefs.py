@@ -187,6 +187,22 @@ def test_reward_model_learns_a_synthetic_preference() -> None:
     assert variance.shape == (len(heldout),) and (variance >= 0).all()
 
 
+def test_margin_selection_prefers_pairs_the_model_rates_alike() -> None:
+    from agents.prefs.loop import _selection_score
+
+    torch.manual_seed(0)
+    observations, actions, _ = _synthetic_segments(4, seed=2)
+    observations[1], actions[1] = observations[0], actions[0]  # rows 0 and 1 are the same
+    model = TrajectoryRewardModel(24, 5, hidden=(8,), ensemble_size=2)
+    left, right = np.array([0, 0, 2]), np.array([1, 3, 3])
+    name, score = _selection_score("margin", model, observations, actions, left, right)
+    assert name == "closeness" and score[0] == pytest.approx(0.5)
+    assert (score <= 0.5).all() and (score[1:] < 0.5).all()
+    name, score = _selection_score("uncertainty", model, observations, actions, left, right)
+    expected = preference_variance(model, observations, actions, left, right)
+    assert name == "variance" and np.array_equal(score, expected)
+
+
 def test_numpy_export_matches_the_torch_ensemble() -> None:
     torch.manual_seed(3)
     model = TrajectoryRewardModel(24, 5, hidden=(16, 8, 4), ensemble_size=3)
@@ -247,13 +263,17 @@ def _scalar_tags(log_dir: Path) -> set[str]:
     return set(accumulator.Tags()["scalars"])
 
 
-def test_tiny_loop_logs_and_saves_its_artefacts(tmp_path: Path) -> None:
-    config = load_config(PrefsConfig, CONFIG, [*TINY, f"run_dir={tmp_path / 'run'}"])
+@pytest.mark.parametrize("selection", ["uncertainty", "margin"])
+def test_tiny_loop_logs_and_saves_its_artefacts(tmp_path: Path, selection: str) -> None:
+    overrides = [*TINY, f"run_dir={tmp_path / 'run'}", f"prefs.selection={selection}"]
+    config = load_config(PrefsConfig, CONFIG, overrides)
     result = train_prefs(config)
     run_dir = tmp_path / "run"
     assert result.labels_used == 20 and result.global_step == 800 and len(result.rounds) == 2
     tags = _scalar_tags(run_dir / "tb")
+    score = "variance" if selection == "uncertainty" else "closeness"
     for key in (
+        f"prefs/selected_{score}",
         "prefs/rm_accuracy_heldout",
         "prefs/labels_used",
         "prefs/true_return",
