@@ -108,9 +108,10 @@ def ppo_update(
     minibatches = epochs = 0
     stop = False
     for _ in range(config.update_epochs):
-        perm = torch.randperm(source.size, generator=generator)
+        # one gather per field and epoch; the minibatches are then slices (views) of it
+        shuffled = source.take(torch.randperm(source.size, generator=generator))
         for start in range(0, source.size - minibatch_size + 1, minibatch_size):
-            mb = source.take(perm[start : start + minibatch_size])
+            mb = _slice(shuffled, start, start + minibatch_size)
             advantages = mb["advantages"]
             if config.norm_adv:
                 advantages = masked_whiten(advantages, mb["mask"])
@@ -203,3 +204,10 @@ class _Minibatches:
             return value[index]
 
         return {name: pick(value) for name, value in self.fields.items()}
+
+
+def _slice(fields: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of every tensor in ``fields`` (nested dicts kept; None stays)."""
+    if isinstance(fields, dict):
+        return {name: _slice(value, start, stop) for name, value in fields.items()}
+    return None if fields is None else fields[start:stop]
