@@ -5,21 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from agents.normalize import RunningNormalizer
 from agents.policy import ActOutput, EvalOutput
-
-
-def _layer(in_dim: int, out_dim: int, gain: float) -> nn.Linear:
-    """Orthogonal weights and zero bias (Huang et al. 2022, PPO detail #2)."""
-    layer = nn.Linear(in_dim, out_dim)
-    nn.init.orthogonal_(layer.weight, gain)
-    nn.init.zeros_(layer.bias)
-    return layer
-
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -36,31 +28,69 @@ def gaussian_log_prob(
     return (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
 
 
-def _mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, out_gain: float) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for width in hidden:
-        layers += [_layer(in_dim, width, math.sqrt(2)), nn.Tanh()]
-        in_dim = width
-    layers.append(_layer(in_dim, out_dim, out_gain))
-    return nn.Sequential(*layers)
+def _numpy_tanh(x: torch.Tensor) -> torch.Tensor:
+    array = x.detach().numpy()
+    return torch.from_numpy(np.tanh(array, out=np.empty_like(array)))  # out=: 0-d stays array
 
 
-def _run_mlp(linears: list[nn.Linear], x: torch.Tensor) -> torch.Tensor:
-    """``Sequential(Linear, Tanh, ..., Linear)(x)`` by the same torch calls minus the module
-    machinery: 12 ``nn.Module.__call__``s cost about a quarter of an 8-row ``act``."""
-    last = len(linears) - 1
-    for i, linear in enumerate(linears):
-        x = F.linear(x, linear.weight, linear.bias)
-        if i < last:
-            x = torch.tanh(x)
-    return x
+class _NumpyTanh(torch.autograd.Function):
+    """``tanh`` computed by numpy, differentiated by torch's own ``tanh_backward``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        y = _numpy_tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+_NUMPY_TANH_MIN_SIZE = 2048
+"""below this many elements (an 8-arm ``act``: 512) the trip through numpy costs more than
+torch's kernel saves"""
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """``torch.tanh``, through numpy for float CPU tensors.
+
+    torch's CPU tanh kernel is the slowest piece of a 64-wide MLP here: about 45 us for a
+    ``(256, 64)`` float32 minibatch activation against about 3.5 us for numpy's (AVX-512
+    builds of both, one thread; ``benchmarks/arm_step_cost.py`` prints both), and a policy
+    update runs four of them per minibatch. Equal to ``torch.tanh`` within float rounding
+    (tests/agents/test_fast_paths.py); small tensors, other devices and other dtypes use
+    ``torch.tanh``.
+    """
+    if (
+        x.device.type != "cpu"
+        or x.dtype not in (torch.float32, torch.float64)
+        or x.numel() < _NUMPY_TANH_MIN_SIZE
+    ):
+        return torch.tanh(x)
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _NumpyTanh.apply(x)
+    return _numpy_tanh(x)
+
+
+def _orthogonal(out_dim: int, in_dim: int, gain: float) -> torch.Tensor:
+    """An ``[out, in]`` orthogonal matrix times ``gain`` (Huang et al. 2022, PPO detail #2)."""
+    return nn.init.orthogonal_(torch.empty(out_dim, in_dim), gain)
 
 
 class GaussianActorCritic(nn.Module):
     """Separate actor and critic MLPs; a state-independent log-std; running obs normalisation.
 
     The actor's last layer starts with gain 0.01 so initial actions are near zero mean, the
-    critic's with gain 1 (CleanRL's ``ppo_continuous_action.py``).
+    critic's with gain 1, the hidden layers with sqrt(2), all orthogonal with zero biases
+    (CleanRL's ``ppo_continuous_action.py``).
+
+    The two MLPs share their hidden widths, so their hidden layers are kept stacked, one
+    ``[2, in, out]`` weight per layer (index 0 the actor's, 1 the critic's), and a minibatch
+    runs both networks with one batched matmul per layer: the same maths as two MLPs, with
+    half the torch calls and autograd nodes, which is what a 64-wide MLP's update costs on a
+    CPU (``benchmarks/arm_step_cost.py``). ``act`` and ``value`` run their own half alone.
 
     Args:
         obs_dim: length of the flat observation.
@@ -81,13 +111,39 @@ class GaussianActorCritic(nn.Module):
     ) -> None:
         super().__init__()
         self.obs_dim, self.action_dim = obs_dim, action_dim
-        self.actor_mean = _mlp(obs_dim, hidden, action_dim, out_gain=0.01)
-        self.critic = _mlp(obs_dim, hidden, 1, out_gain=1.0)
+        self.hidden = tuple(hidden)
+        widths = [obs_dim, *self.hidden]
+        # hidden layer i: weights (2, in, out) for x @ W, biases (2, 1, out)
+        self.hidden_weights = nn.ParameterList(
+            nn.Parameter(torch.stack([_orthogonal(out, inp, math.sqrt(2)).T for _ in range(2)]))
+            for inp, out in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.hidden_biases = nn.ParameterList(
+            nn.Parameter(torch.zeros(2, 1, out)) for out in widths[1:]
+        )
+        self.actor_head = nn.Linear(widths[-1], action_dim)
+        self.critic_head = nn.Linear(widths[-1], 1)
+        with torch.no_grad():
+            for head, gain in ((self.actor_head, 0.01), (self.critic_head, 1.0)):
+                head.weight.copy_(_orthogonal(*head.weight.shape, gain))
+                head.bias.zero_()
         self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
-        # the Linear layers in order, for _run_mlp (plain lists: the Sequentials own them)
-        self._actor_linears = [m for m in self.actor_mean if isinstance(m, nn.Linear)]
-        self._critic_linears = [m for m in self.critic if isinstance(m, nn.Linear)]
         self.normalizer = RunningNormalizer((obs_dim,)) if normalize_observations else None
+        self._register_load_state_dict_pre_hook(_stack_separate_mlps)
+
+    def _half(self, features: torch.Tensor, which: int) -> torch.Tensor:
+        """The actor's (``which=0``) or critic's (1) hidden layers on ``(N, D)`` features."""
+        x = features
+        for weight, bias in zip(self.hidden_weights, self.hidden_biases, strict=True):
+            x = tanh(torch.addmm(bias[which], x, weight[which]))
+        return x
+
+    def _both(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both networks' last hidden layers on ``(N, D)`` features, each ``(N, H)``."""
+        x = features.unsqueeze(0).expand(2, *features.shape)  # (2, N, D), no copy
+        for weight, bias in zip(self.hidden_weights, self.hidden_biases, strict=True):
+            x = tanh(torch.baddbmm(bias, x, weight))  # (2, N, H)
+        return x[0], x[1]
 
     def _features(self, observations: torch.Tensor) -> torch.Tensor:
         observations = observations.to(torch.float32)
@@ -106,7 +162,8 @@ class GaussianActorCritic(nn.Module):
         The values are left out (``None``): ``collect_rollout`` runs the critic once over the
         whole rollout, and evaluation and video need only the actions.
         """
-        mean = _run_mlp(self._actor_linears, self._features(observations))  # (N, A)
+        hidden = self._half(self._features(observations), 0)
+        mean = F.linear(hidden, self.actor_head.weight, self.actor_head.bias)  # (N, A)
         if deterministic:
             return ActOutput(mean, gaussian_log_prob(mean, mean, self.log_std), None, state)
         noise = torch.randn_like(mean)
@@ -123,14 +180,50 @@ class GaussianActorCritic(nn.Module):
         extras: dict[str, torch.Tensor] | None = None,
     ) -> EvalOutput:
         """Log-probs, entropies and values of ``[B, T, ...]`` steps, each ``[B, T]``."""
-        features = self._features(observations)
-        mean = _run_mlp(self._actor_linears, features)  # (B, T, A)
-        entropy = (0.5 + _HALF_LOG_2PI + self.log_std).sum().expand(mean.shape[:-1])
+        lead = observations.shape[:-1]  # (B, T)
+        features = self._features(observations).reshape(-1, self.obs_dim)  # (B * T, D)
+        actor_hidden, critic_hidden = self._both(features)
+        mean = F.linear(actor_hidden, self.actor_head.weight, self.actor_head.bias)
+        mean = mean.reshape(*lead, self.action_dim)  # (B, T, A)
+        values = F.linear(critic_hidden, self.critic_head.weight, self.critic_head.bias)
+        entropy = (0.5 + _HALF_LOG_2PI + self.log_std).sum().expand(lead)
         return EvalOutput(
             logprobs=gaussian_log_prob(actions, mean, self.log_std),
             entropy=entropy,
-            values=_run_mlp(self._critic_linears, features).squeeze(-1),
+            values=values.reshape(lead),
         )
 
     def value(self, observations: torch.Tensor, state: Any = None) -> torch.Tensor:
-        return _run_mlp(self._critic_linears, self._features(observations)).squeeze(-1)
+        """V of ``[..., obs_dim]`` observations, ``[...]``."""
+        lead = observations.shape[:-1]
+        hidden = self._half(self._features(observations).reshape(-1, self.obs_dim), 1)
+        values = F.linear(hidden, self.critic_head.weight, self.critic_head.bias)
+        return values.reshape(lead)
+
+
+_OLD_NETS = ("actor_mean", "critic")  # the separate layout's two Sequentials, actor first
+
+
+def _stack_separate_mlps(
+    state_dict: dict[str, torch.Tensor], prefix: str, *args: Any, **kwargs: Any
+) -> None:
+    """Loads a checkpoint written before the hidden layers were stacked (rlhf-gym 0.1.0's
+    ``actor_mean``/``critic`` ``nn.Sequential`` keys) into this layout, in place."""
+    old = f"{prefix}actor_mean."
+    if f"{old}0.weight" not in state_dict:
+        return
+    layers = sorted(
+        {int(key[len(old) :].split(".")[0]) for key in state_dict if key.startswith(old)}
+    )  # Linear indices 0, 2, 4, ... (the Tanh modules between them hold nothing)
+    *hidden, head = layers
+    for i, index in enumerate(hidden):
+        for name, target in (("weight", "hidden_weights"), ("bias", "hidden_biases")):
+            pair = [state_dict.pop(f"{prefix}{net}.{index}.{name}") for net in _OLD_NETS]
+            if name == "weight":
+                stacked = torch.stack([w.T for w in pair])  # (2, in, out)
+            else:
+                stacked = torch.stack(pair).unsqueeze(1)  # (2, 1, out)
+            state_dict[f"{prefix}{target}.{i}"] = stacked
+    for net, new in zip(_OLD_NETS, ("actor_head", "critic_head"), strict=True):
+        for name in ("weight", "bias"):
+            state_dict[f"{prefix}{new}.{name}"] = state_dict.pop(f"{prefix}{net}.{head}.{name}")

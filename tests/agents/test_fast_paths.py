@@ -22,14 +22,50 @@ def _policy(seed: int = 0) -> GaussianActorCritic:
     return GaussianActorCritic(4, 2, hidden=(16, 16))
 
 
-def test_mlps_run_without_modules_equal_the_sequentials() -> None:
+def _plain_mlps(policy: GaussianActorCritic) -> tuple[torch.nn.Sequential, torch.nn.Sequential]:
+    """The actor and critic as two ordinary ``Sequential(Linear, Tanh, ..., Linear)``s holding
+    copies of the policy's stacked weights (the old, separate layout)."""
+    nets = []
+    for which, head in enumerate((policy.actor_head, policy.critic_head)):
+        layers: list[torch.nn.Module] = []
+        for weight, bias in zip(policy.hidden_weights, policy.hidden_biases, strict=True):
+            linear = torch.nn.Linear(*weight.shape[1:])
+            with torch.no_grad():
+                linear.weight.copy_(weight[which].T)
+                linear.bias.copy_(bias[which, 0])
+            layers += [linear, torch.nn.Tanh()]
+        linear = torch.nn.Linear(head.in_features, head.out_features)
+        linear.load_state_dict(head.state_dict())
+        nets.append(torch.nn.Sequential(*layers, linear))
+    return nets[0], nets[1]
+
+
+def test_stacked_networks_equal_two_separate_mlps() -> None:
     policy = _policy()
-    obs = torch.randn(5, 4)
+    actor, critic = _plain_mlps(policy)
+    obs, actions = torch.randn(5, 3, 4), torch.randn(5, 3, 2)
     features = policy._features(obs)
-    out = policy.evaluate(obs, torch.randn(5, 2))
-    torch.testing.assert_close(out.values, policy.critic(features).squeeze(-1), rtol=0, atol=0)
-    mean = policy.act(obs, deterministic=True).actions
-    torch.testing.assert_close(mean, policy.actor_mean(features), rtol=0, atol=0)
+    out = policy.evaluate(obs, actions)
+    torch.testing.assert_close(out.values, critic(features).squeeze(-1))
+    torch.testing.assert_close(
+        out.logprobs, gaussian_log_prob(actions, actor(features), policy.log_std)
+    )
+    torch.testing.assert_close(policy.value(obs), critic(features).squeeze(-1))
+    flat = obs.reshape(15, 4)
+    mean = policy.act(flat, deterministic=True).actions
+    torch.testing.assert_close(mean, actor(policy._features(flat)))
+
+
+def test_a_checkpoint_of_separate_mlps_loads_into_the_stacked_layout() -> None:
+    """state_dicts saved before the stacking (actor_mean.*, critic.*) still load."""
+    trained, fresh = _policy(seed=0), _policy(seed=1)
+    actor, critic = _plain_mlps(trained)
+    old = {k: v for k, v in trained.state_dict().items() if k.startswith(("log_std", "normal"))}
+    old.update({f"actor_mean.{k}": v for k, v in actor.state_dict().items()})
+    old.update({f"critic.{k}": v for k, v in critic.state_dict().items()})
+    fresh.load_state_dict(old)  # strict: every key mapped, none left over
+    for key, value in trained.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[key], value, rtol=0, atol=0)
 
 
 def test_sampled_logprobs_from_the_noise_equal_the_density_of_the_actions() -> None:
@@ -142,3 +178,25 @@ def test_total_loss_leaves_a_zero_weight_entropy_out_of_the_graph() -> None:
     log_std_grad, x_grad = grads(0.1)
     torch.testing.assert_close(log_std_grad, torch.full((2,), -0.1))
     assert torch.equal(x_grad, torch.full((2,), 2.0))
+
+
+def test_numpy_tanh_equals_torch_tanh_forward_and_backward() -> None:
+    from agents.gaussian import tanh
+
+    for dtype in (torch.float32, torch.float64):
+        x = (torch.randn(37, 64, dtype=dtype) * 4).requires_grad_()  # numpy: >= 2048
+        expected = torch.tanh(x)
+        got = tanh(x)
+        torch.testing.assert_close(got, expected)
+        grad = torch.randn_like(x)
+        (expected_grad,) = torch.autograd.grad(expected, x, grad)
+        (got_grad,) = torch.autograd.grad(got, x, grad)
+        torch.testing.assert_close(got_grad, expected_grad)
+        with torch.no_grad():
+            torch.testing.assert_close(tanh(x), expected.detach())
+    scalar = torch.tensor(0.3)
+    torch.testing.assert_close(tanh(scalar), torch.tanh(scalar))  # 0-d stays a tensor
+    half = torch.randn(4, dtype=torch.bfloat16)
+    assert torch.equal(tanh(half), torch.tanh(half))  # numpy has no bfloat16: torch's kernel
+    strided = torch.randn(64, 80)[:, ::2]
+    torch.testing.assert_close(tanh(strided), torch.tanh(strided))

@@ -137,7 +137,7 @@ def test_gaussian_log_prob_and_entropy_match_torch_distributions():
     policy = GaussianActorCritic(3, 2, init_log_std=-0.3)
     obs, actions = torch.randn(4, 5, 3), torch.randn(4, 5, 2)
     out = policy.evaluate(obs, actions)
-    mean = policy.actor_mean(policy._features(obs))
+    mean = policy.act(obs.reshape(20, 3), deterministic=True).actions.reshape(4, 5, 2)
     dist = Normal(mean, policy.log_std.exp())
     torch.testing.assert_close(out.logprobs, dist.log_prob(actions).sum(-1))
     torch.testing.assert_close(out.entropy, dist.entropy().sum(-1))
