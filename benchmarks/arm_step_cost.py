@@ -5,7 +5,8 @@ the vector env's ``step`` (8 arms, the native ``ArmReachVectorEnv`` training use
 plain loop over the unwrapped envs and against raw ``mujoco.mj_step``, the policy's ``act``,
 a whole ``collect_rollout`` (the env, the policy and the rollout's bookkeeping together), and
 the pieces of one PPO minibatch update (256 samples): forward, loss, backward, gradient
-clipping and the fused Adam step.
+clipping and the fused Adam step; and torch's tanh kernel against the numpy one the policy's
+hidden layers use.
 Then it spreads them over env steps as training does (one ``act`` per 8 env steps; 80
 minibatch updates per 2,048 env steps), and runs a short real training to show the rollout
 and update times as they add up there (``time/rollout_s``, ``time/update_s``). Prints
@@ -40,6 +41,7 @@ from agents.experiment import (  # noqa: E402
     make_vector_env,
     train_from_config,
 )
+from agents.gaussian import tanh as gaussian_tanh  # noqa: E402
 from agents.losses import ppo_losses  # noqa: E402
 
 
@@ -154,6 +156,13 @@ def main() -> None:
         "fused Adam step": per_call_us(adam, args.calls),
     }
 
+    # the hidden activation: torch's CPU tanh kernel against the numpy one the policy uses
+    hidden = torch.randn(size, max(policy.hidden, default=64), generator=rng)
+    activation = {
+        "torch.tanh": per_call_us(lambda: torch.tanh(hidden), args.calls),
+        "agents.gaussian.tanh (numpy)": per_call_us(lambda: gaussian_tanh(hidden), args.calls),
+    }
+
     # a short real training run: the same pieces as they add up inside agents.train.train
     iterations = max(2, args.train_iterations)
     short = replace(
@@ -185,6 +194,9 @@ def main() -> None:
         print(f"| {name} | {us:.0f} | {us * minibatches / batch:.1f} |")
     total = sum(update.values())
     print(f"| all | {total:.0f} | {total * minibatches / batch:.1f} |")
+    print(f"\n| tanh of a {tuple(hidden.shape)} activation | us per call |\n|---|---:|")
+    for name, us in activation.items():
+        print(f"| {name} | {us:.1f} |")
     print(
         f"\n| inside training ({iterations} iterations, {seconds:.0f} s with set-up) | us per env "
         "step |\n|---|---:|"
