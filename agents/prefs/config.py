@@ -32,6 +32,15 @@ class PreferenceConfig:
     """step-to-step correlation of that noise"""
     explored_fraction: float = 0.5
     """share of segment episodes that get the noise"""
+    episodes_per_start: int = 1
+    """episodes run from each start (reset seed: target and starting pose) when collecting
+    segments; > 1 gives repeated attempts at the same task to compare (``pairing``)"""
+    pairing: Literal["any", "same_start"] = "any"
+    """candidate pairs: any two new segments, or only two attempts at the same start and
+    moment (same ``starts`` and ``windows``; needs ``episodes_per_start >= 2``). Comparing
+    clips of different targets teaches the model which targets are easy, a property of the
+    task the policy cannot change but can imitate by holding the fingertip where easy targets
+    lie; same-start pairs carry no such signal, as text pairs share their prompt"""
     selection: Literal["uncertainty", "margin", "random"] = "uncertainty"
     """'uncertainty': the candidate pairs with the largest ensemble variance of P(left);
     'margin': those whose ensemble-mean P(left) is closest to 1/2 (the model cannot tell
@@ -64,6 +73,10 @@ class PreferenceConfig:
             )
         if self.segments_per_label < 1.0 or self.candidate_factor < 1:
             raise ValueError("segments_per_label and candidate_factor must be >= 1")
+        if self.episodes_per_start < 1:
+            raise ValueError("episodes_per_start must be >= 1")
+        if self.pairing == "same_start" and self.episodes_per_start < 2:
+            raise ValueError("pairing 'same_start' needs episodes_per_start >= 2")
         if (self.human_labels is None) != (self.segments_file is None):
             raise ValueError("human_labels and segments_file go together")
 

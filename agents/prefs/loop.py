@@ -129,6 +129,15 @@ class PreferenceLoop:
         torch.set_num_threads(config.run.torch_threads)
         torch.manual_seed(config.run.seed)  # the policy's and reward model's initial weights
         self.env = gym.make(config.env.id, **config.env.kwargs)  # the env's own reward
+        self.episode_steps = self.env.spec.max_episode_steps if self.env.spec else None
+        if config.prefs.pairing == "same_start" and not (
+            self.episode_steps and self.episode_steps >= config.prefs.segment_length
+        ):
+            raise ValueError(
+                "pairing 'same_start' needs episodes of a fixed length (the registration's "
+                f"max_episode_steps, here {self.episode_steps}) of at least one segment "
+                f"({config.prefs.segment_length} steps)"
+            )
         probe = make_vector_env(config.env, num_envs=1)
         self.policy = build_policy(config.continuous(), probe)
         probe.close()
@@ -200,7 +209,11 @@ class PreferenceLoop:
         if num_labels == 0:
             return {}
         prefs = self.config.prefs
+        selective = prefs.selection != "random" and self.fitted
+        num_candidates = num_labels * (prefs.candidate_factor if selective else 1)
         num_segments = max(2, math.ceil(prefs.segments_per_label * num_labels))
+        if prefs.pairing == "same_start":
+            num_segments = max(num_segments, self._same_start_segments(num_candidates))
         segments, stats = collect_segments(
             self.env,
             self.policy,
@@ -211,12 +224,10 @@ class PreferenceLoop:
             exploration_noise=prefs.exploration_noise,
             exploration_correlation=prefs.exploration_correlation,
             explored_fraction=prefs.explored_fraction,
+            episodes_per_start=prefs.episodes_per_start,
         )
         rows = self.pool.extend(segments)
-        selective = prefs.selection != "random" and self.fitted
-        left, right = self.candidate_pairs(
-            rows, num_labels * (prefs.candidate_factor if selective else 1)
-        )
+        left, right = self.candidate_pairs(rows, num_candidates)
         metrics = {}
         if selective:
             name, score = _selection_score(
@@ -234,15 +245,30 @@ class PreferenceLoop:
         metrics["prefs/segment_env_steps"] = float(stats.steps)
         return metrics
 
+    def _same_start_segments(self, num_pairs: int) -> int:
+        """Segments to collect for ``num_pairs`` same-start pairs: whole groups of
+        ``episodes_per_start`` episodes, each giving ``C(k, 2)`` pairs per window."""
+        prefs = self.config.prefs
+        windows = self.episode_steps // prefs.segment_length
+        repeats = prefs.episodes_per_start
+        pairs_per_group = repeats * (repeats - 1) // 2 * windows
+        return math.ceil(num_pairs / pairs_per_group) * repeats * windows
+
     def candidate_pairs(self, rows: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """``count`` distinct random pairs of different segments among ``rows``."""
-        pairs: set[tuple[int, int]] = set()
-        limit = len(rows) * (len(rows) - 1) // 2
-        while len(pairs) < min(count, limit):
-            i, j = self.rng.choice(rows, size=2, replace=False)
-            pairs.add((int(min(i, j)), int(max(i, j))))
-        ordered = np.array(sorted(pairs))
-        ordered = ordered[self.rng.permutation(len(ordered))]
+        """``count`` distinct random pairs of different segments among ``rows`` (with
+        ``pairing='same_start'``, of segments of the same start and window; fewer if there
+        are fewer such pairs)."""
+        if self.config.prefs.pairing == "same_start":
+            ordered = _same_start_pairs(rows, self.pool.starts, self.pool.windows)
+            ordered = ordered[self.rng.permutation(len(ordered))[:count]]
+        else:
+            pairs: set[tuple[int, int]] = set()
+            limit = len(rows) * (len(rows) - 1) // 2
+            while len(pairs) < min(count, limit):
+                i, j = self.rng.choice(rows, size=2, replace=False)
+                pairs.add((int(min(i, j)), int(max(i, j))))
+            ordered = np.array(sorted(pairs))
+            ordered = ordered[self.rng.permutation(len(ordered))]
         swap = self.rng.random(len(ordered)) < 0.5  # which side is "left" carries no meaning
         left = np.where(swap, ordered[:, 1], ordered[:, 0])
         right = np.where(swap, ordered[:, 0], ordered[:, 1])
@@ -420,6 +446,22 @@ class PreferenceLoop:
         self.pool = state["pool"]
         self.train_labels, self.heldout_labels = state["train_labels"], state["heldout_labels"]
         self.global_step, self.ppo_iterations, self.fitted = state["counters"]
+
+
+def _same_start_pairs(rows: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Every pair ``(i, j)``, ``i < j``, of ``rows`` with equal ``starts`` (not -1) and
+    ``windows``, as an ``(n, 2)`` array in row order."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for row in np.sort(rows):
+        if starts[row] >= 0:
+            groups.setdefault((int(starts[row]), int(windows[row])), []).append(int(row))
+    pairs = [
+        (a, b)
+        for members in groups.values()
+        for k, a in enumerate(members)
+        for b in members[k + 1 :]
+    ]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
 def _selection_score(

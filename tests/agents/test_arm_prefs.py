@@ -252,6 +252,89 @@ def test_segments_cut_episodes_and_exploration_widens_them() -> None:
     env.close()
 
 
+def test_repeated_starts_share_target_and_pose_and_are_recorded(tmp_path: Path) -> None:
+    from agents.gaussian import GaussianActorCritic
+    from agents.prefs import collect_segments
+
+    torch.manual_seed(0)
+    policy = GaussianActorCritic(24, 5, hidden=(8,), init_log_std=-0.5)
+    env = gym.make(envs.ARM_REACH_ID)
+    pool, stats = collect_segments(
+        env, policy, 24, 25, seed=3, episodes_per_start=3, exploration_noise=0.5
+    )
+    assert len(stats.episode_returns) == 6  # two starts, three episodes each
+    assert pool.starts.tolist() == [3] * 12 + [pool.starts[12]] * 12 and pool.starts[12] != 3
+    assert pool.windows.tolist() == [0, 1, 2, 3] * 6
+    target = pool.observations[:, 0, 18:21]
+    for group in (slice(0, 12), slice(12, 24)):
+        assert np.all(target[group] == target[group][0])  # one target per start
+    assert not np.allclose(target[0], target[12])
+    # the repeats of a start differ only by the policy's own sampling (and noise)
+    assert not np.allclose(pool.actions[0], pool.actions[4])
+    plain, _ = collect_segments(env, policy, 8, 25, seed=3)
+    assert plain.starts.tolist() == [-1] * 8 and plain.windows.tolist() == [0, 1, 2, 3] * 2
+    pool.save(tmp_path / "segments.npz")
+    loaded = SegmentPool.load(tmp_path / "segments.npz")
+    assert np.array_equal(loaded.starts, pool.starts)
+    assert np.array_equal(loaded.windows, pool.windows)
+    with pytest.raises(ValueError, match="episodes_per_start"):
+        collect_segments(env, policy, 8, 25, seed=3, episodes_per_start=0)
+    env.close()
+
+
+def test_a_segment_file_without_starts_loads_with_none(tmp_path: Path) -> None:
+    np.savez(
+        tmp_path / "old.npz",
+        ids=np.array(["a", "b"]),
+        observations=np.zeros((2, 3, 24), np.float32),
+        actions=np.zeros((2, 3, 5), np.float32),
+    )
+    pool = SegmentPool.load(tmp_path / "old.npz")
+    assert pool.starts.tolist() == [-1, -1] and pool.windows.tolist() == [-1, -1]
+    np.savez(
+        tmp_path / "ragged.npz",
+        ids=np.array(["a", "b"]),
+        observations=np.zeros((2, 3, 24), np.float32),
+        actions=np.zeros((2, 3, 5), np.float32),
+        starts=np.zeros(3, np.int64),
+    )
+    with pytest.raises(ValueError, match="starts has shape"):
+        SegmentPool.load(tmp_path / "ragged.npz")
+
+
+def test_same_start_pairs_group_by_start_and_window() -> None:
+    from agents.prefs.loop import _same_start_pairs
+
+    starts = np.array([7, 7, 7, 7, 9, 9, -1, -1])
+    windows = np.array([0, 1, 0, 1, 0, 0, 0, 0])
+    pairs = _same_start_pairs(np.arange(8), starts, windows)
+    assert pairs.tolist() == [[0, 2], [1, 3], [4, 5]]  # -1: no start, never paired
+    assert _same_start_pairs(np.array([0, 1]), starts, windows).shape == (0, 2)
+
+
+def test_same_start_pairing_labels_only_attempts_at_the_same_task(tmp_path: Path) -> None:
+    overrides = [
+        *TINY,
+        f"run_dir={tmp_path / 'run'}",
+        "prefs.pairing=same_start",
+        "prefs.episodes_per_start=3",
+        "prefs.segment_length=25",
+    ]
+    result = train_prefs(load_config(PrefsConfig, CONFIG, overrides))
+    assert result.labels_used == 20  # the budget is spent whatever the grouping
+    pool = SegmentPool.load(tmp_path / "run" / "segments.npz")
+    labels = read_labels(tmp_path / "run" / "labels.jsonl", pool.ids)
+    assert np.all(pool.starts[labels.left] == pool.starts[labels.right])
+    assert np.all(pool.starts[labels.left] >= 0)
+    assert np.all(pool.windows[labels.left] == pool.windows[labels.right])
+    assert np.all(labels.left != labels.right)
+
+
+def test_same_start_pairing_needs_repeated_starts() -> None:
+    with pytest.raises(ValueError, match="episodes_per_start >= 2"):
+        PreferenceConfig(pairing="same_start")
+
+
 # -- the loop and the command line -----------------------------------------------------------
 
 
