@@ -6,13 +6,23 @@ Both run in this process one after the other with ``torch.set_num_threads(1)``, 
 advantage normalisation, and the same PPO coefficients. Each trained policy is evaluated
 deterministically on the same 100 seeded episodes. Prints a Markdown table.
 
+With ``--concurrent`` the two runs of a seed train at the same time, each in its own process
+pinned to its own core (the machine must have two free cores): a shared machine's speed
+drifts by tens of percent over minutes, and two runs that take turns would each see a
+different machine, while two at once see the same one. Both columns report wall-clock
+seconds and the training process's CPU seconds.
+
     .venv/bin/python benchmarks/arm_vs_sb3.py --timesteps 300000 --seeds 1 2
+    .venv/bin/python benchmarks/arm_vs_sb3.py --seeds 1 2 3 --concurrent
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import gymnasium as gym
@@ -64,9 +74,9 @@ def evaluate(predict, env_config: EnvConfig, episodes: int, seed: int = 12345) -
 
 def run_ours(config: ContinuousConfig, seed: int, run_dir: str) -> tuple[dict, float]:
     config = replace(config, run=replace(config.run, seed=seed, progress=False), run_dir=run_dir)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     train_from_config(config, resume=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     from agents.experiment import load_run
 
     _, policy = load_run(run_dir)
@@ -77,7 +87,7 @@ def run_ours(config: ContinuousConfig, seed: int, run_dir: str) -> tuple[dict, f
                 0
             ].numpy()
 
-    return evaluate(predict, config.env, 100), seconds
+    return {**evaluate(predict, config.env, 100), "cpu_seconds": cpu_seconds}, seconds
 
 
 def sb3_venv(config: ContinuousConfig, seed: int):
@@ -128,17 +138,27 @@ def sb3_ppo(config: ContinuousConfig, venv, seed: int, anneal_lr: bool | None = 
 
 
 def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     venv = sb3_venv(config, seed)
     model = sb3_ppo(config, venv, seed)
     model.learn(total_timesteps=config.run.total_timesteps)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     venv.training = False
 
     def predict(obs):
         return model.predict(venv.normalize_obs(obs), deterministic=True)[0]
 
-    return evaluate(predict, config.env, 100), seconds
+    return {**evaluate(predict, config.env, 100), "cpu_seconds": cpu_seconds}, seconds
+
+
+def run_pinned(name: str, config: ContinuousConfig, seed: int, core: int) -> tuple[dict, float]:
+    """One implementation's run on one core (``--concurrent``'s worker)."""
+    os.sched_setaffinity(0, {core})
+    torch.set_num_threads(1)
+    gym.logger.min_level = 40
+    if name == "rlhf-gym":
+        return run_ours(config, seed, f"runs/bench-{seed}")
+    return run_sb3(config, seed)
 
 
 def main() -> None:
@@ -147,7 +167,13 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=None, help="default: the config's")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--envs", nargs="+", default=list(ENVS))
+    parser.add_argument(
+        "--concurrent", action="store_true", help="both runs of a seed at once, one core each"
+    )
     args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    if args.concurrent and len(cores) < 2:
+        parser.error(f"--concurrent needs two cores, this process may use {len(cores)}")
     torch.set_num_threads(1)
     base = load_config(ContinuousConfig, args.config)
     if args.timesteps:
@@ -163,30 +189,51 @@ def main() -> None:
             ),
         )
         for seed in args.seeds:
-            for name, fn in (
-                ("rlhf-gym", lambda c, s: run_ours(c, s, f"runs/bench-{s}")),
-                ("sb3", run_sb3),
-            ):
-                metrics, seconds = fn(config, seed)
+            names = ("rlhf-gym", "sb3")
+            if args.concurrent:
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(2, mp_context=context) as pool:
+                    futures = [
+                        pool.submit(run_pinned, name, config, seed, core)
+                        for name, core in zip(names, cores[:2], strict=True)
+                    ]
+                    results = [future.result() for future in futures]
+            else:
+                results = [
+                    run_ours(config, seed, f"runs/bench-{seed}"),
+                    run_sb3(config, seed),
+                ]
+            for name, (metrics, seconds) in zip(names, results, strict=True):
                 sps = config.run.total_timesteps / seconds
                 rows.append((env_id, name, seed, metrics, seconds, sps))
                 print(f"{env_id} {name} seed {seed}: {metrics} {seconds:.0f}s", flush=True)
-    print(f"\n{base.run.total_timesteps} timesteps per run, 8 envs, torch threads 1\n")
+    how = "at the same time, one core each" if args.concurrent else "one after the other"
+    print(f"\n{base.run.total_timesteps} timesteps per run, 8 envs, torch threads 1, {how}\n")
     print(
         "| env | impl | seed | success | mean final dist (m) | mean return | wall-clock (s) "
-        "| steps/s |"
+        "| CPU (s) | steps/s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for env_id, name, seed, m, seconds, sps in rows:
         print(
             f"| {env_id} | {name} | {seed} | {m['success']:.2f} | {m['distance']:.3f} | "
-            f"{m['return']:.2f} | {seconds:.0f} | {sps:.0f} |"
+            f"{m['return']:.2f} | {seconds:.0f} | {m['cpu_seconds']:.0f} | {sps:.0f} |"
         )
-    print("\n| env | wall-clock ours / sb3 (mean over seeds) |\n|---|---|")
+    print("\n| env | ours / sb3: wall-clock | CPU time | success | return (means over seeds) |")
+    print("|---|---|---|---|---|")
     for env_id in args.envs:
-        ours = [r[4] for r in rows if r[0] == env_id and r[1] == "rlhf-gym"]
-        sb3 = [r[4] for r in rows if r[0] == env_id and r[1] == "sb3"]
-        print(f"| {env_id} | {np.mean(ours) / np.mean(sb3):.2f} |")
+        ours = [r for r in rows if r[0] == env_id and r[1] == "rlhf-gym"]
+        sb3 = [r for r in rows if r[0] == env_id and r[1] == "sb3"]
+
+        def mean(runs, key):
+            return np.mean([r[3][key] for r in runs])
+
+        wall = np.mean([r[4] for r in ours]) / np.mean([r[4] for r in sb3])
+        cpu = mean(ours, "cpu_seconds") / mean(sb3, "cpu_seconds")
+        print(
+            f"| {env_id} | {wall:.2f} | {cpu:.2f} | {mean(ours, 'success'):.3f} / "
+            f"{mean(sb3, 'success'):.3f} | {mean(ours, 'return'):.1f} / {mean(sb3, 'return'):.1f} |"
+        )
 
 
 if __name__ == "__main__":
