@@ -18,6 +18,7 @@ import torch
 import envs  # noqa: F401 - registers the RLHFGym/ env ids
 from agents.checkpoint import load_checkpoint
 from agents.config import ConfigError, from_dict, save_config
+from agents.flat import flatten_parameters
 from agents.gaussian import GaussianActorCritic
 from agents.ppo import PPOConfig
 from agents.train import CHECKPOINT_NAME, RunConfig, TrainResult, train
@@ -102,6 +103,14 @@ def build_policy(config: ContinuousConfig, env: gym.vector.VectorEnv) -> Gaussia
     )
 
 
+def make_optimizer(policy: GaussianActorCritic, run: RunConfig) -> torch.optim.Adam:
+    """Adam over the policy's parameters as one flat buffer (:mod:`agents.flat`), fused: one
+    kernel for the whole step instead of a Python loop over the parameters, which is most of
+    a small MLP's optimiser time on CPU (``benchmarks/arm_step_cost.py``)."""
+    flat = flatten_parameters(policy)
+    return torch.optim.Adam([flat], lr=run.learning_rate, eps=run.adam_eps, fused=True)
+
+
 def train_from_config(
     config: ContinuousConfig, resume: bool = True, stop_after: int | None = None
 ) -> TrainResult:
@@ -113,11 +122,7 @@ def train_from_config(
     env = make_vector_env(config.env)
     try:
         policy = build_policy(config, env)
-        # fused: one kernel for all parameters instead of a Python loop over them, about a
-        # fifth of a small MLP's update time on CPU (benchmarks/arm_vs_sb3.py)
-        optimizer = torch.optim.Adam(
-            policy.parameters(), lr=config.run.learning_rate, eps=config.run.adam_eps, fused=True
-        )
+        optimizer = make_optimizer(policy, config.run)
         return train(env, policy, optimizer, config.ppo, config.run, run_dir, resume, stop_after)
     finally:
         env.close()

@@ -7,6 +7,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
+from agents.flat import FlatParameter
 from agents.losses import PPOLossTerms, explained_variance, masked_whiten, ppo_losses
 from agents.policy import ActorCritic
 from agents.rollout import RolloutBatch
@@ -60,17 +61,28 @@ class Stepper(Protocol):
 
 
 class TorchStepper:
-    """One optimiser over all parameters and the shared loss ``pg - c_e H + c_v L_V``."""
+    """One optimiser over all parameters and the shared loss ``pg - c_e H + c_v L_V``.
+
+    An optimiser over an :class:`agents.flat.FlatParameter` has its gradient buffer zeroed
+    in place (autograd writes into views of it); any other has its gradients set to None.
+    """
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
         self.optimizer = optimizer
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
     def step(self, terms: PPOLossTerms, config: PPOConfig) -> float:
-        self.optimizer.zero_grad(set_to_none=True)
+        for param in self.params:
+            if isinstance(param, FlatParameter):
+                param.zero_grad()
+            else:
+                param.grad = None
         terms.total(config.vf_coef, config.ent_coef).backward()
         max_norm = config.max_grad_norm if config.max_grad_norm is not None else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
+        if len(self.params) == 1 and isinstance(self.params[0], FlatParameter):
+            grad_norm = self.params[0].clip_grad_norm_(max_norm)
+        else:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
         self.optimizer.step()
         return float(grad_norm)
 

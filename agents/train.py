@@ -236,7 +236,13 @@ def _restore(
 ) -> tuple[int, int, CollectState]:
     payload = load_checkpoint(path)
     policy.load_state_dict(payload["policy"])
-    optimizer.load_state_dict(payload["optimizer"])
+    try:
+        optimizer.load_state_dict(payload["optimizer"])
+    except ValueError as error:  # e.g. saved when the optimiser had one tensor per parameter
+        raise ValueError(
+            f"{path}: the saved optimiser state does not fit this run's optimiser ({error}); "
+            "a run saved by an older rlhf-gym may need a fresh start (--fresh)"
+        ) from error
     restore_rng(payload["rng"])
     generator.set_state(payload["generator"])
     state = fresh_state

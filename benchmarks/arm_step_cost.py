@@ -5,8 +5,8 @@ the vector env's ``step`` (8 arms, the native ``ArmReachVectorEnv`` training use
 plain loop over the unwrapped envs and against raw ``mujoco.mj_step``, the policy's ``act``,
 a whole ``collect_rollout`` (the env, the policy and the rollout's bookkeeping together), and
 the pieces of one PPO minibatch update (256 samples): forward, loss, backward, gradient
-clipping and the fused Adam step; and torch's tanh kernel against the numpy one the policy's
-hidden layers use.
+clipping and the fused Adam step (on the policy's one flat parameter buffer, as training
+builds it); and torch's tanh kernel against the numpy one the policy's hidden layers use.
 Then it spreads them over env steps as training does (one ``act`` per 8 env steps; 80
 minibatch updates per 2,048 env steps), and runs a short real training to show the rollout
 and update times as they add up there (``time/rollout_s``, ``time/update_s``). Prints
@@ -38,6 +38,7 @@ from agents.config import load_config  # noqa: E402
 from agents.experiment import (  # noqa: E402
     ContinuousConfig,
     build_policy,
+    make_optimizer,
     make_vector_env,
     train_from_config,
 )
@@ -69,7 +70,7 @@ def main() -> None:
     env = make_vector_env(config.env)
     n = env.num_envs
     policy = build_policy(config, env)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-4, eps=1e-5, fused=True)
+    optimizer = make_optimizer(policy, config.run)  # as training builds it: one flat buffer
     obs, _ = env.reset(seed=0)
     actions = np.zeros((n, *env.single_action_space.shape), np.float32)
     bases = [sub.unwrapped for sub in env.envs]
@@ -118,7 +119,7 @@ def main() -> None:
         "returns": torch.randn(size, generator=rng),
         "mask": torch.ones(size),
     }
-    params = [p for p in policy.parameters() if p.requires_grad]
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     ppo = config.ppo
 
     def loss():
@@ -134,7 +135,8 @@ def main() -> None:
             policy.evaluate(mb["obs"], mb["actions"])
 
     def backward():
-        optimizer.zero_grad(set_to_none=True)
+        for param in params:
+            param.zero_grad()  # the flat gradient buffer, in place
         loss().backward()
 
     def clip():

@@ -36,7 +36,13 @@ import torch
 
 from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from agents.config import save_config, to_dict
-from agents.experiment import CONFIG_NAME, build_policy, evaluate_policy, make_vector_env
+from agents.experiment import (
+    CONFIG_NAME,
+    build_policy,
+    evaluate_policy,
+    make_optimizer,
+    make_vector_env,
+)
 from agents.logger import MetricsLogger
 from agents.prefs.config import PreferenceConfig, PrefsConfig
 from agents.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
@@ -141,9 +147,7 @@ class PreferenceLoop:
         probe = make_vector_env(config.env, num_envs=1)
         self.policy = build_policy(config.continuous(), probe)
         probe.close()
-        self.optimizer = torch.optim.Adam(
-            self.policy.parameters(), lr=config.run.learning_rate, eps=config.run.adam_eps
-        )
+        self.optimizer = make_optimizer(self.policy, config.run)
         rm = config.reward_model
         obs_dim, action_dim = self.policy.obs_dim, self.policy.action_dim
         self.model = TrajectoryRewardModel(obs_dim, action_dim, tuple(rm.hidden), rm.ensemble_size)

@@ -7,6 +7,7 @@ what they save) is checked against the straightforward form it replaces.
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 
 from agents import GaussianActorCritic, PPOConfig, collect_rollout, ppo_update, start_collection
@@ -200,3 +201,71 @@ def test_numpy_tanh_equals_torch_tanh_forward_and_backward() -> None:
     assert torch.equal(tanh(half), torch.tanh(half))  # numpy has no bfloat16: torch's kernel
     strided = torch.randn(64, 80)[:, ::2]
     torch.testing.assert_close(tanh(strided), torch.tanh(strided))
+
+
+def test_flat_parameters_are_views_that_train_like_separate_ones() -> None:
+    from agents.flat import FlatParameter, flatten_parameters
+    from agents.ppo import TorchStepper
+
+    plain, flat_policy = _policy(seed=3), _policy(seed=3)
+    before = {k: v.clone() for k, v in flat_policy.state_dict().items()}
+    flat = flatten_parameters(flat_policy)
+    assert isinstance(flat, FlatParameter)
+    assert flat.numel() == sum(p.numel() for p in plain.parameters())
+    for key, value in flat_policy.state_dict().items():  # same values, same keys
+        assert torch.equal(value, before[key]), key
+    for param in flat_policy.parameters():  # views of the one buffer and its gradient
+        assert param.untyped_storage().data_ptr() == flat.untyped_storage().data_ptr()
+        assert param.grad.untyped_storage().data_ptr() == flat.grad.untyped_storage().data_ptr()
+
+    env = make_point_env(3)
+    batch, _, _ = collect_rollout(env, plain, 40, start_collection(env, seed=0))
+    batch.advantages, batch.returns = compute_gae(
+        batch.rewards, batch.values, batch.next_values, batch.terminated, batch.truncated,
+        batch.mask, 0.99, 0.95,
+    )  # fmt: skip
+    config = PPOConfig(update_epochs=3, num_minibatches=4)
+    plain_optimizer = torch.optim.Adam(plain.parameters(), lr=1e-3, eps=1e-5)
+    flat_optimizer = torch.optim.Adam([flat], lr=1e-3, eps=1e-5)
+    plain_metrics = ppo_update(
+        plain, plain_optimizer, batch, config, torch.Generator().manual_seed(1)
+    )
+    flat_metrics = ppo_update(
+        flat_policy, TorchStepper(flat_optimizer), batch, config, torch.Generator().manual_seed(1)
+    )
+    # 12 steps: equal but for the rounding of the one-tensor gradient norm
+    for key, value in plain.state_dict().items():
+        torch.testing.assert_close(flat_policy.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+    assert flat_metrics["train/grad_norm"] == pytest.approx(plain_metrics["train/grad_norm"])
+    # a state_dict loads back into the views, so the optimiser's buffer sees it
+    flat_policy.load_state_dict(before)
+    pieces = torch.cat([param.detach().flatten() for param in flat_policy.parameters()])
+    assert torch.equal(flat.detach(), pieces)
+    assert torch.equal(flat_policy.hidden_weights[0].detach(), before["hidden_weights.0"])
+
+
+def test_flatten_parameters_refuses_what_cannot_share_a_buffer() -> None:
+    from agents.flat import flatten_parameters
+
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        flatten_parameters(torch.nn.ReLU())
+    mixed = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2).double())
+    with pytest.raises(ValueError, match="several dtypes or devices"):
+        flatten_parameters(mixed)
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 1e6, float("inf")])
+def test_flat_clip_is_torchs_clip_grad_norm(max_norm: float) -> None:
+    from agents.flat import flatten_parameters
+
+    flat_policy, plain = _policy(seed=4), _policy(seed=4)
+    flat = flatten_parameters(flat_policy)
+    obs, actions = torch.randn(7, 1, 4), torch.randn(7, 1, 2)
+    for policy in (flat_policy, plain):
+        out = policy.evaluate(obs, actions)
+        (out.logprobs.sum() + out.values.pow(2).sum()).backward()
+    expected = torch.nn.utils.clip_grad_norm_(list(plain.parameters()), max_norm)
+    norm = flat.clip_grad_norm_(max_norm)
+    torch.testing.assert_close(norm, expected)
+    clipped = torch.cat([p.grad.flatten() for p in plain.parameters()])
+    torch.testing.assert_close(flat.grad, clipped)

@@ -190,3 +190,14 @@ def test_env_without_snapshot_resumes_from_a_seeded_reset(tmp_path):
         [lambda: gym.wrappers.TimeLimit(gym.make("MountainCarContinuous-v0").unwrapped, 20)] * 4
     )
     assert env_snapshot(env) is None
+
+
+def test_resume_with_an_optimiser_of_another_layout_says_to_start_afresh(tmp_path):
+    from agents.flat import flatten_parameters
+
+    _run(total=1024, seed=0, run_dir=tmp_path, stop_after=1)  # one tensor per parameter
+    env, policy, _ = _setup()
+    flat_optimizer = torch.optim.Adam([flatten_parameters(policy)], lr=3e-3, eps=1e-5)
+    cfg = RunConfig(total_timesteps=1024, num_steps=32, progress=False)
+    with pytest.raises(ValueError, match=r"checkpoint.pt: the saved optimiser state .*--fresh"):
+        train(env, policy, flat_optimizer, PPO, cfg, tmp_path)
