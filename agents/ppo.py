@@ -123,7 +123,7 @@ def ppo_update(
         # one gather per field and epoch; the minibatches are then slices (views) of it
         shuffled = source.take(torch.randperm(source.size, generator=generator))
         for start in range(0, source.size - minibatch_size + 1, minibatch_size):
-            mb = _slice(shuffled, start, start + minibatch_size)
+            mb = _rows(shuffled, slice(start, start + minibatch_size))
             advantages = mb["advantages"]
             if config.norm_adv:
                 advantages = masked_whiten(advantages, mb["mask"])
@@ -207,19 +207,11 @@ class _Minibatches:
 
     def take(self, index: torch.Tensor) -> dict[str, Any]:
         """The rows ``index`` of every field (dicts of tensors indexed entry by entry)."""
-
-        def pick(value: Any) -> Any:
-            if value is None:
-                return None
-            if isinstance(value, dict):
-                return {k: pick(v) for k, v in value.items()}
-            return value[index]
-
-        return {name: pick(value) for name, value in self.fields.items()}
+        return _rows(self.fields, index)
 
 
-def _slice(fields: Any, start: int, stop: int) -> Any:
-    """Rows ``start:stop`` of every tensor in ``fields`` (nested dicts kept; None stays)."""
+def _rows(fields: Any, index: torch.Tensor | slice) -> Any:
+    """``value[index]`` of every tensor in ``fields`` (nested dicts kept; None stays)."""
     if isinstance(fields, dict):
-        return {name: _slice(value, start, stop) for name, value in fields.items()}
-    return None if fields is None else fields[start:stop]
+        return {name: _rows(value, index) for name, value in fields.items()}
+    return None if fields is None else fields[index]
