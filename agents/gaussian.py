@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.gaussian_grad import LossValues, loss_and_grad
 from agents.normalize import RunningNormalizer
 from agents.policy import ActOutput, EvalOutput
 
@@ -192,6 +193,81 @@ class GaussianActorCritic(nn.Module):
             entropy=entropy,
             values=values.reshape(lead),
         )
+
+    def ppo_loss_and_grad(
+        self,
+        minibatch: dict[str, Any],
+        advantages: torch.Tensor,
+        clip_coef: float,
+        vf_coef: float,
+        ent_coef: float,
+        value_clip_coef: float | None = None,
+    ) -> LossValues | None:
+        """PPO's losses on a minibatch and their gradient in closed form, without autograd.
+
+        The same losses as :func:`agents.losses.ppo_losses` over :meth:`evaluate` (with the
+        shared loss ``policy - ent_coef * entropy + vf_coef * value``), computed by
+        :mod:`agents.gaussian_grad`; the gradient *replaces* each parameter's ``.grad`` (or
+        is written into the views of a flat gradient buffer). ``ppo_update`` calls this
+        instead of autograd when it can; equal to autograd within float rounding.
+
+        Args:
+            minibatch: ``ppo_update``'s fields (``observations``, ``actions``, ``logprobs``,
+                ``returns``, ``mask``), each ``[B, T, ...]``.
+            advantages: ``[B, T]``, as the surrogate uses them (whitened if wanted).
+
+        Returns:
+            The loss terms, or None, with no gradient written, for what the closed form does
+            not cover: a mask, a clipped value loss, tensors that are not float32 on the CPU,
+            or a frozen parameter.
+        """
+        observations, actions = minibatch["observations"], minibatch["actions"]
+        tensors = (observations, actions, minibatch["logprobs"], minibatch["returns"], advantages)
+        if (
+            minibatch.get("mask") is not None
+            or value_clip_coef is not None
+            or not all(isinstance(t, torch.Tensor) for t in tensors)
+            or any(t.dtype != torch.float32 or t.device.type != "cpu" for t in tensors)
+        ):
+            return None
+        params = self._closed_form_parameters()
+        if any(p.dtype != torch.float32 or not p.requires_grad for p in params):
+            return None
+        with torch.no_grad():
+            features = self._features(observations.reshape(-1, self.obs_dim))
+        arrays = [p.detach().numpy() for p in params]
+        layers = len(self.hidden_weights)
+        losses, grads = loss_and_grad(
+            features.numpy(),
+            actions.reshape(-1, self.action_dim).numpy(),
+            minibatch["logprobs"].reshape(-1).numpy(),
+            advantages.reshape(-1).numpy(),
+            minibatch["returns"].reshape(-1).numpy(),
+            arrays[:layers],
+            arrays[layers : 2 * layers],
+            *arrays[2 * layers :],
+            clip_coef=clip_coef,
+            vf_coef=vf_coef,
+            ent_coef=ent_coef,
+        )
+        for param, grad in zip(params, grads, strict=True):
+            if param.grad is None:
+                param.grad = torch.from_numpy(grad)
+            else:
+                np.copyto(param.grad.numpy(), grad)
+        return losses
+
+    def _closed_form_parameters(self) -> list[nn.Parameter]:
+        """The parameters in :func:`agents.gaussian_grad.loss_and_grad`'s order."""
+        return [
+            *self.hidden_weights,
+            *self.hidden_biases,
+            self.actor_head.weight,
+            self.actor_head.bias,
+            self.critic_head.weight,
+            self.critic_head.bias,
+            self.log_std,
+        ]
 
     def value(self, observations: torch.Tensor, state: Any = None) -> torch.Tensor:
         """V of ``[..., obs_dim]`` observations, ``[...]``."""

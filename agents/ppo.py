@@ -71,6 +71,18 @@ class TorchStepper:
         self.optimizer = optimizer
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
 
+    def steps_exactly(self, module: torch.nn.Module) -> bool:
+        """Whether the optimiser's parameters are exactly ``module``'s trainable ones, as
+        themselves or as one :class:`FlatParameter` whose gradient buffer theirs view."""
+        own = [p for p in module.parameters() if p.requires_grad]
+        if len(self.params) == 1 and isinstance(self.params[0], FlatParameter):
+            flat = self.params[0]
+            buffer = flat.grad.untyped_storage().data_ptr() if flat.grad is not None else None
+            return sum(p.numel() for p in own) == flat.numel() and all(
+                p.grad is not None and p.grad.untyped_storage().data_ptr() == buffer for p in own
+            )
+        return {id(p) for p in self.params} == {id(p) for p in own} and len(own) == len(self.params)
+
     def step(self, terms: PPOLossTerms, config: PPOConfig) -> float:
         for param in self.params:
             if isinstance(param, FlatParameter):
@@ -78,6 +90,10 @@ class TorchStepper:
             else:
                 param.grad = None
         terms.total(config.vf_coef, config.ent_coef).backward()
+        return self.apply(config)
+
+    def apply(self, config: PPOConfig) -> float:
+        """Clip the gradients already in ``.grad`` and step; return the pre-clip norm."""
         max_norm = config.max_grad_norm if config.max_grad_norm is not None else float("inf")
         if len(self.params) == 1 and isinstance(self.params[0], FlatParameter):
             grad_norm = self.params[0].clip_grad_norm_(max_norm)
@@ -103,6 +119,12 @@ def ppo_update(
         config: the coefficients.
         generator: the RNG for minibatch shuffling (seeded runs repeat exactly).
 
+    A policy with ``ppo_loss_and_grad`` (:class:`~agents.gaussian.GaussianActorCritic`)
+    computes each minibatch's losses and their gradient in closed form instead of through
+    ``evaluate``, :func:`~agents.losses.ppo_losses` and autograd, when ``optimizer`` steps
+    exactly its parameters and the method accepts the minibatch (it returns None for what it
+    does not cover); the two agree within float rounding (tests/agents/test_gaussian_grad.py).
+
     Returns:
         Metrics averaged over the minibatches run: ``loss/policy``, ``loss/value``,
         ``loss/entropy``, ``policy/approx_kl``, ``policy/clipfrac``,
@@ -112,6 +134,11 @@ def ppo_update(
     if batch.advantages is None or batch.returns is None:
         raise ValueError("batch has no advantages/returns: run compute_gae first")
     stepper = TorchStepper(optimizer) if isinstance(optimizer, torch.optim.Optimizer) else optimizer
+    # A policy that knows its loss gradient in closed form (GaussianActorCritic) computes it
+    # without autograd when the optimiser steps exactly its parameters.
+    closed_form = getattr(policy, "ppo_loss_and_grad", None)
+    if not (isinstance(stepper, TorchStepper) and stepper.steps_exactly(policy)):
+        closed_form = None
     source = _Minibatches.of(batch, config.minibatch_over)
     minibatch_size = max(1, source.size // config.num_minibatches)
 
@@ -127,25 +154,33 @@ def ppo_update(
             advantages = mb["advantages"]
             if config.norm_adv:
                 advantages = masked_whiten(advantages, mb["mask"])
-            new = policy.evaluate(mb["observations"], mb["actions"], mb["extras"])
-            terms = ppo_losses(
-                new.logprobs,
-                mb["logprobs"],
-                advantages,
-                new.values,
-                mb["values"],
-                mb["returns"],
-                new.entropy,
-                mb["mask"],
-                config.clip_coef,
+            closed = closed_form and closed_form(
+                mb, advantages, config.clip_coef, config.vf_coef, config.ent_coef,
                 config.value_clip_coef,
-            )
+            )  # fmt: skip
+            if closed:  # the losses as floats, their gradient already in .grad
+                terms, row = closed, [getattr(closed, name) for name in _LOSS_METRICS.values()]
+            else:
+                new = policy.evaluate(mb["observations"], mb["actions"], mb["extras"])
+                terms = ppo_losses(
+                    new.logprobs,
+                    mb["logprobs"],
+                    advantages,
+                    new.values,
+                    mb["values"],
+                    mb["returns"],
+                    new.entropy,
+                    mb["mask"],
+                    config.clip_coef,
+                    config.value_clip_coef,
+                )
+                # one tensor op per minibatch instead of five .item() calls
+                row = [getattr(terms, name).detach() for name in _LOSS_METRICS.values()]
             if config.target_kl is not None and terms.approx_kl > 1.5 * config.target_kl:
                 stop = True
                 break
-            grad_norms += stepper.step(terms, config)
-            # one tensor op per minibatch instead of five .item() calls
-            sums += torch.stack([getattr(terms, name).detach() for name in _LOSS_METRICS.values()])
+            grad_norms += stepper.apply(config) if closed else stepper.step(terms, config)
+            sums += torch.tensor(row) if closed else torch.stack(row)
             minibatches += 1
         if stop:
             break
