@@ -10,6 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from agents.checkpoint import (
@@ -50,7 +51,8 @@ class RunConfig:
     seed: int = 1
     """seeds the env resets, torch, numpy and minibatch shuffling"""
     torch_threads: int = 1
-    """torch CPU threads; small MLPs run fastest with 1"""
+    """CPU threads of torch and of numpy's BLAS (see :func:`limit_cpu_threads`); small MLPs run
+    fastest with 1"""
     checkpoint_every: int = 10
     """iterations between checkpoints (a final one is always written)"""
     progress: bool = True
@@ -82,6 +84,19 @@ def _seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def limit_cpu_threads(threads: int) -> None:
+    """Run torch's CPU ops and numpy's BLAS (the matmuls of the closed-form PPO gradient,
+    :mod:`agents.gaussian_grad`) on at most ``threads`` threads each, for the whole process.
+
+    OpenBLAS would otherwise start one thread per core for a ``(256, 64)`` matmul, which on a
+    shared or pinned core costs more than it saves; 1 is what this repository's timings use.
+    """
+    if threads < 1:
+        raise ValueError(f"torch_threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
+
+
 def train(
     env: gym.vector.VectorEnv,
     policy: ActorCritic,
@@ -111,7 +126,7 @@ def train(
     Returns:
         A :class:`TrainResult` with the metrics of every iteration run by this call.
     """
-    torch.set_num_threads(run_config.torch_threads)
+    limit_cpu_threads(run_config.torch_threads)
     batch_steps = env.num_envs * run_config.num_steps
     num_iterations = max(1, run_config.total_timesteps // batch_steps)
     ckpt_path = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None

@@ -1,6 +1,6 @@
 """Our PPO core against stable-baselines3's PPO, same env, hyperparameters, budget and seeds.
 
-Both run in this process one after the other with ``torch.set_num_threads(1)``, 8 sync envs,
+Both run in this process one after the other on one torch and one BLAS thread, 8 sync envs,
 64x64 tanh actor and critic (separate), orthogonal init, running observation normalisation
 (SB3: ``VecNormalize(norm_reward=False)``), linear learning-rate decay, per-minibatch
 advantage normalisation, and the same PPO coefficients. Each trained policy is evaluated
@@ -31,6 +31,7 @@ import torch
 
 from agents.config import load_config
 from agents.experiment import ContinuousConfig, EnvConfig, make_vector_env, train_from_config
+from agents.train import limit_cpu_threads
 
 ENVS = {
     "RLHFGym/ArmReach-v0": {},
@@ -154,7 +155,7 @@ def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
 def run_pinned(name: str, config: ContinuousConfig, seed: int, core: int) -> tuple[dict, float]:
     """One implementation's run on one core (``--concurrent``'s worker)."""
     os.sched_setaffinity(0, {core})
-    torch.set_num_threads(1)
+    limit_cpu_threads(1)  # torch's and numpy's BLAS threads, for both implementations
     gym.logger.min_level = 40
     if name == "rlhf-gym":
         return run_ours(config, seed, f"runs/bench-{seed}")
@@ -174,7 +175,7 @@ def main() -> None:
     cores = sorted(os.sched_getaffinity(0))
     if args.concurrent and len(cores) < 2:
         parser.error(f"--concurrent needs two cores, this process may use {len(cores)}")
-    torch.set_num_threads(1)
+    limit_cpu_threads(1)
     base = load_config(ContinuousConfig, args.config)
     if args.timesteps:
         base = replace(base, run=replace(base.run, total_timesteps=args.timesteps))

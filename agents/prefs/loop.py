@@ -55,7 +55,7 @@ from agents.prefs.reward_model import (
     preference_variance,
 )
 from agents.prefs.segments import SegmentPool, collect_segments
-from agents.train import CHECKPOINT_NAME, train
+from agents.train import CHECKPOINT_NAME, limit_cpu_threads, train
 
 PREFS_CONFIG_NAME = "prefs_config.yaml"
 STATE_NAME = "prefs_state.pt"
@@ -132,7 +132,7 @@ class PreferenceLoop:
         self.config = config
         self.run_dir = Path(config.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        torch.set_num_threads(config.run.torch_threads)
+        limit_cpu_threads(config.run.torch_threads)
         torch.manual_seed(config.run.seed)  # the policy's and reward model's initial weights
         self.env = gym.make(config.env.id, **config.env.kwargs)  # the env's own reward
         self.episode_steps = self.env.spec.max_episode_steps if self.env.spec else None

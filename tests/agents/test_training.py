@@ -201,3 +201,19 @@ def test_resume_with_an_optimiser_of_another_layout_says_to_start_afresh(tmp_pat
     cfg = RunConfig(total_timesteps=1024, num_steps=32, progress=False)
     with pytest.raises(ValueError, match=r"checkpoint.pt: the saved optimiser state .*--fresh"):
         train(env, policy, flat_optimizer, PPO, cfg, tmp_path)
+
+
+def test_limit_cpu_threads_sets_torchs_and_blas_threads():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from agents.train import limit_cpu_threads
+
+    torch_before = torch.get_num_threads()
+    with threadpool_limits(2, user_api="blas"):  # restores numpy's BLAS threads afterwards
+        limit_cpu_threads(1)
+        assert torch.get_num_threads() == 1
+        blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert blas and all(pool["num_threads"] == 1 for pool in blas)
+    torch.set_num_threads(torch_before)
+    with pytest.raises(ValueError, match="torch_threads must be >= 1"):
+        limit_cpu_threads(0)
