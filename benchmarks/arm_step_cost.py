@@ -1,12 +1,14 @@
-"""Where one env step of arm PPO spends its time, piece by piece (one core, 1 torch thread).
+"""Where one env step of arm PPO spends its time, piece by piece (one core, one thread).
 
 Times, in microseconds per call, the parts of a training step of ``configs/arm/reach.yaml``:
 the vector env's ``step`` (8 arms, the native ``ArmReachVectorEnv`` training uses) against a
 plain loop over the unwrapped envs and against raw ``mujoco.mj_step``, the policy's ``act``,
 a whole ``collect_rollout`` (the env, the policy and the rollout's bookkeeping together), and
-the pieces of one PPO minibatch update (256 samples): forward, loss, backward, gradient
-clipping and the fused Adam step (on the policy's one flat parameter buffer, as training
-builds it); and torch's tanh kernel against the numpy one the policy's hidden layers use.
+the pieces of one PPO minibatch update (256 samples): forward, loss and backward through
+autograd against the closed-form loss and gradient that training uses instead
+(``GaussianActorCritic.ppo_loss_and_grad``), gradient clipping and the fused Adam step (on
+the policy's one flat parameter buffer, as training builds it); and torch's tanh kernel
+against the numpy one the policy's hidden layers use.
 Then it spreads them over env steps as training does (one ``act`` per 8 env steps; 80
 minibatch updates per 2,048 env steps), and runs a short real training to show the rollout
 and update times as they add up there (``time/rollout_s``, ``time/update_s``). Prints
@@ -44,6 +46,7 @@ from agents.experiment import (  # noqa: E402
 )
 from agents.gaussian import tanh as gaussian_tanh  # noqa: E402
 from agents.losses import ppo_losses  # noqa: E402
+from agents.train import limit_cpu_threads  # noqa: E402
 
 
 def per_call_us(fn: Callable[[], object], calls: int, repeats: int = 3) -> float:
@@ -65,7 +68,7 @@ def main() -> None:
     parser.add_argument("--train-iterations", type=int, default=40)
     parser.add_argument("--run-dir", default="runs/bench-step-cost")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    limit_cpu_threads(1)  # one torch and one BLAS thread, as training runs
     config = load_config(ContinuousConfig, args.config)
     env = make_vector_env(config.env)
     n = env.num_envs
@@ -147,13 +150,33 @@ def main() -> None:
     def adam():
         optimizer.step()
 
+    # what training runs instead of forward, losses and backward (agents/gaussian_grad.py)
+    closed_mb = {
+        "observations": mb["obs"][:, None],
+        "actions": mb["actions"][:, None],
+        "logprobs": mb["logprobs"][:, None],
+        "returns": mb["returns"][:, None],
+        "mask": None,
+    }
+
+    def closed_form():
+        policy.ppo_loss_and_grad(
+            closed_mb, mb["advantages"][:, None], ppo.clip_coef, ppo.vf_coef, ppo.ent_coef,
+            ppo.value_clip_coef,
+        )  # fmt: skip
+
     forward_us = per_call_us(forward, args.calls)
     loss_us = per_call_us(lambda: loss().detach(), args.calls) - forward_us
     backward_us = per_call_us(backward, args.calls) - forward_us - loss_us
-    update = {
-        f"forward (actor and critic, {size} samples)": forward_us,
-        "losses": loss_us,
-        "backward": backward_us,
+    autograd = {
+        f"autograd: forward (actor and critic, {size} samples)": forward_us,
+        "autograd: losses": loss_us,
+        "autograd: backward": backward_us,
+    }
+    closed = {"closed form: losses and gradient (`ppo_loss_and_grad`)": per_call_us(
+        closed_form, args.calls
+    )}  # fmt: skip
+    step = {
         "gradient clipping": per_call_us(clip, args.calls),
         "fused Adam step": per_call_us(adam, args.calls),
     }
@@ -183,7 +206,7 @@ def main() -> None:
         np.mean([row["charts/sps"] for row in history])
     )
 
-    print(f"\n{config.env.id}, {n} envs, minibatch {size}, torch threads 1\n")
+    print(f"\n{config.env.id}, {n} envs, minibatch {size}, 1 torch and 1 BLAS thread\n")
     print("| rollout piece | us per call | us per env step |\n|---|---:|---:|")
     for name, us in rollout.items():
         print(f"| {name} | {us:.0f} | {us / n:.1f} |")
@@ -192,10 +215,11 @@ def main() -> None:
         f"\n| update piece ({minibatches} minibatches per {batch} env steps) | us per "
         "minibatch | us per env step |\n|---|---:|---:|"
     )
-    for name, us in update.items():
+    for name, us in {**autograd, **closed, **step}.items():
         print(f"| {name} | {us:.0f} | {us * minibatches / batch:.1f} |")
-    total = sum(update.values())
-    print(f"| all | {total:.0f} | {total * minibatches / batch:.1f} |")
+    for name, pieces in (("autograd", autograd), ("closed form, as training runs", closed)):
+        total = sum(pieces.values()) + sum(step.values())
+        print(f"| all, {name} | {total:.0f} | {total * minibatches / batch:.1f} |")
     print(f"\n| tanh of a {tuple(hidden.shape)} activation | us per call |\n|---|---:|")
     for name, us in activation.items():
         print(f"| {name} | {us:.1f} |")
