@@ -15,7 +15,7 @@ from agents.gae import compute_gae
 from agents.gaussian import gaussian_log_prob
 from agents.losses import PPOLossTerms, masked_whiten
 from agents.normalize import RunningNormalizer
-from tests.agents.toy_envs import make_point_env
+from tests.agents.toy_envs import make_point_env, point_rollout
 
 
 def _policy(seed: int = 0) -> GaussianActorCritic:
@@ -218,12 +218,7 @@ def test_flat_parameters_are_views_that_train_like_separate_ones() -> None:
         assert param.untyped_storage().data_ptr() == flat.untyped_storage().data_ptr()
         assert param.grad.untyped_storage().data_ptr() == flat.grad.untyped_storage().data_ptr()
 
-    env = make_point_env(3)
-    batch, _, _ = collect_rollout(env, plain, 40, start_collection(env, seed=0))
-    batch.advantages, batch.returns = compute_gae(
-        batch.rewards, batch.values, batch.next_values, batch.terminated, batch.truncated,
-        batch.mask, 0.99, 0.95,
-    )  # fmt: skip
+    batch = point_rollout(plain)
     config = PPOConfig(update_epochs=3, num_minibatches=4)
     plain_optimizer = torch.optim.Adam(plain.parameters(), lr=1e-3, eps=1e-5)
     flat_optimizer = torch.optim.Adam([flat], lr=1e-3, eps=1e-5)

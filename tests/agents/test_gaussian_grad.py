@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents import GaussianActorCritic, PPOConfig, collect_rollout, ppo_update, start_collection
+from agents import GaussianActorCritic, PPOConfig, ppo_update
 from agents.flat import flatten_parameters
-from agents.gae import compute_gae
 from agents.losses import ppo_losses
 from agents.ppo import TorchStepper
-from tests.agents.toy_envs import make_point_env
+from tests.agents.toy_envs import point_rollout
 
 _METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")
 
@@ -122,16 +121,6 @@ def test_closed_form_declines_what_it_does_not_cover(case: str) -> None:
     assert all(param.grad is None for param in policy.parameters())  # nothing written
 
 
-def _rollout(policy: GaussianActorCritic):
-    env = make_point_env(3)
-    batch, _, _ = collect_rollout(env, policy, 40, start_collection(env, seed=0))
-    batch.advantages, batch.returns = compute_gae(
-        batch.rewards, batch.values, batch.next_values, batch.terminated, batch.truncated,
-        batch.mask, 0.99, 0.95,
-    )  # fmt: skip
-    return batch
-
-
 def _count_calls(monkeypatch, disable: bool = False) -> list[int]:
     calls = [0]
     real = GaussianActorCritic.ppo_loss_and_grad
@@ -152,7 +141,7 @@ def test_ppo_update_with_the_closed_form_trains_like_autograd(monkeypatch, flat:
         with monkeypatch.context() as patch:
             calls = _count_calls(patch, disable=not closed)
             policy = _policy((16, 16), seed=4, dims=(4, 2))
-            batch = _rollout(policy)
+            batch = point_rollout(policy)
             params = [flatten_parameters(policy)] if flat else list(policy.parameters())
             optimizer = torch.optim.Adam(params, lr=1e-3, eps=1e-5)
             metrics.append(ppo_update(policy, optimizer, batch, config,
@@ -171,7 +160,7 @@ def test_ppo_update_keeps_autograd_when_the_optimiser_steps_other_parameters(
     """An optimiser over only some of the policy's parameters, or over more, must not get
     the closed form's gradient of all of them."""
     policy = _policy((16, 16), seed=5, dims=(4, 2))
-    batch = _rollout(policy)
+    batch = point_rollout(policy)
     config = PPOConfig(update_epochs=1, num_minibatches=2)
     extra = torch.nn.Parameter(torch.zeros(3))
     for params in ([policy.log_std], [*policy.parameters(), extra]):

@@ -48,3 +48,18 @@ def make_point_env(num_envs: int = 4, max_steps: int = 20, **kwargs) -> gym.vect
         [lambda: gym.wrappers.TimeLimit(PointGoalEnv(), max_steps) for _ in range(num_envs)],
         **kwargs,
     )
+
+
+def point_rollout(policy, steps: int = 40, num_envs: int = 3):
+    """A ``[num_envs, steps]`` rollout of ``policy`` on the point env with GAE's advantages
+    and returns set (gamma 0.99, lambda 0.95): a batch ``ppo_update`` can run on."""
+    from agents import collect_rollout, start_collection
+    from agents.gae import compute_gae
+
+    env = make_point_env(num_envs)
+    batch, _, _ = collect_rollout(env, policy, steps, start_collection(env, seed=0))
+    batch.advantages, batch.returns = compute_gae(
+        batch.rewards, batch.values, batch.next_values, batch.terminated, batch.truncated,
+        batch.mask, 0.99, 0.95,
+    )  # fmt: skip
+    return batch
