@@ -104,7 +104,10 @@ def sb3_venv(config: ContinuousConfig, seed: int):
 
 def sb3_ppo(config: ContinuousConfig, venv, seed: int, anneal_lr: bool | None = None):
     """SB3's PPO with our config's coefficients, network and (unless ``anneal_lr`` says
-    otherwise) learning-rate schedule."""
+    otherwise) learning-rate schedule. The coefficients give the same loss: SB3's value
+    term is ``vf_coef * mean((R - V)^2)`` and ours ``vf_coef * 0.5 * mean((R - V)^2)``
+    (CleanRL's), so SB3 gets half our ``vf_coef``. Because the gradient-norm clip acts on
+    actor and critic together, the value term's scale changes the actor's steps too."""
     from stable_baselines3 import PPO
 
     ppo, run = config.ppo, config.run
@@ -126,7 +129,8 @@ def sb3_ppo(config: ContinuousConfig, venv, seed: int, anneal_lr: bool | None = 
         clip_range=ppo.clip_coef,
         clip_range_vf=ppo.value_clip_coef,
         ent_coef=ppo.ent_coef,
-        vf_coef=ppo.vf_coef,
+        # the same value loss: SB3's is vf_coef * MSE, ours (CleanRL's) vf_coef * MSE / 2
+        vf_coef=ppo.vf_coef / 2,
         max_grad_norm=ppo.max_grad_norm if ppo.max_grad_norm is not None else 1e9,
         target_kl=ppo.target_kl,
         normalize_advantage=ppo.norm_adv,
