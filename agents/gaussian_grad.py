@@ -7,14 +7,14 @@ node, and the backward pass walks them one kernel call at a time
 heads, a diagonal Gaussian with a state-independent log-std), so its gradient can be written
 out once: this module computes the same losses as :func:`agents.losses.ppo_losses` over
 :meth:`GaussianActorCritic.evaluate` and their gradient by hand-written backpropagation, in
-numpy on the tensors' own memory, and writes the gradient into the parameters' ``.grad``.
-``ppo_update`` uses it through :meth:`GaussianActorCritic.ppo_loss_and_grad` for the cases it
+numpy on the tensors' own memory; :meth:`GaussianActorCritic.ppo_loss_and_grad` writes the
+gradient into the parameters' ``.grad``, and ``ppo_update`` uses that for the cases it
 covers (float32 CPU tensors, unmasked minibatches, an unclipped value loss) and autograd for
 everything else; tests/agents/test_gaussian_grad.py checks both against each other.
 
 The gradient of ``max(-A r, -A clip(r, 1 - e, 1 + e))`` follows torch's conventions exactly:
-where the two sides tie (the ratio inside the clip range) the gradient is ``-A``, where the
-clipped side is larger it is 0.
+where the two sides tie (the ratio inside the clip range) its derivative in ``r`` is
+``-A``, and where the clipped side is larger it is 0.
 """
 
 from __future__ import annotations
