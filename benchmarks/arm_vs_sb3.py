@@ -14,6 +14,7 @@ seconds and the training process's CPU seconds.
 
     .venv/bin/python benchmarks/arm_vs_sb3.py --timesteps 300000 --seeds 1 2
     .venv/bin/python benchmarks/arm_vs_sb3.py --seeds 1 2 3 --concurrent
+    .venv/bin/python benchmarks/arm_vs_sb3.py --envs Reacher-v5 --timesteps 1000000 ppo.vf_coef=1.0
 """
 
 from __future__ import annotations
@@ -175,12 +176,15 @@ def main() -> None:
     parser.add_argument(
         "--concurrent", action="store_true", help="both runs of a seed at once, one core each"
     )
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="config overrides, for both runs"
+    )
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     if args.concurrent and len(cores) < 2:
         parser.error(f"--concurrent needs two cores, this process may use {len(cores)}")
     limit_cpu_threads(1)
-    base = load_config(ContinuousConfig, args.config)
+    base = load_config(ContinuousConfig, args.config, args.overrides)
     if args.timesteps:
         base = replace(base, run=replace(base.run, total_timesteps=args.timesteps))
     rows = []
