@@ -96,8 +96,9 @@ def loss_and_grad(
     logprobs = _sum(z * z, 1) * -0.5 - (log_std_sum + log_std.shape[0] * _HALF_LOG_2PI)
     logratio = logprobs - old_logprobs
     ratio = np.exp(logratio)
-    unclipped = -advantages * ratio
-    clipped = -advantages * np.minimum(np.maximum(ratio, 1.0 - clip_coef), 1.0 + clip_coef)
+    neg_advantages = -advantages
+    unclipped = neg_advantages * ratio
+    clipped = neg_advantages * np.minimum(np.maximum(ratio, 1.0 - clip_coef), 1.0 + clip_coef)
     value_error = values - returns
     ratio_minus_one = ratio - 1.0
     losses = LossValues(
@@ -109,7 +110,7 @@ def loss_and_grad(
     )
 
     # backward
-    grad_logprobs = np.where(unclipped >= clipped, -advantages, 0.0)
+    grad_logprobs = np.where(unclipped >= clipped, neg_advantages, 0.0)
     grad_logprobs *= ratio * (1.0 / n)  # d loss / d logprob, (n,)
     scaled_z = z * grad_logprobs[:, None]
     grad_mean = scaled_z * inv_std  # (n, A)

@@ -159,7 +159,8 @@ def ppo_update(
                 config.value_clip_coef,
             )  # fmt: skip
             if closed:  # the losses as floats, their gradient already in .grad
-                terms, row = closed, [getattr(closed, name) for name in _LOSS_METRICS.values()]
+                terms = closed
+                row = torch.tensor([getattr(closed, name) for name in _LOSS_METRICS.values()])
             else:
                 new = policy.evaluate(mb["observations"], mb["actions"], mb["extras"])
                 terms = ppo_losses(
@@ -175,12 +176,14 @@ def ppo_update(
                     config.value_clip_coef,
                 )
                 # one tensor op per minibatch instead of five .item() calls
-                row = [getattr(terms, name).detach() for name in _LOSS_METRICS.values()]
+                row = torch.stack(
+                    [getattr(terms, name).detach() for name in _LOSS_METRICS.values()]
+                )
             if config.target_kl is not None and terms.approx_kl > 1.5 * config.target_kl:
                 stop = True
                 break
             grad_norms += stepper.apply(config) if closed else stepper.step(terms, config)
-            sums += torch.tensor(row) if closed else torch.stack(row)
+            sums += row
             minibatches += 1
         if stop:
             break
