@@ -101,6 +101,8 @@ class RewardModelConfig:
     """each member fits its own resample of the labels"""
     refresh_normalization: bool = True
     """re-standardise the inputs over the whole pool each round (else: the first round's)"""
+    observation_indices: tuple[int, ...] | None = None
+    """the observation entries the model reads (with the whole action); None: all of them"""
 
 
 @dataclass

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from agents.config import save_config, to_dict
+from agents.config import ConfigError, save_config, to_dict
 from agents.experiment import (
     CONFIG_NAME,
     build_policy,
@@ -150,7 +150,13 @@ class PreferenceLoop:
         self.optimizer = make_optimizer(self.policy, config.run)
         rm = config.reward_model
         obs_dim, action_dim = self.policy.obs_dim, self.policy.action_dim
-        self.model = TrajectoryRewardModel(obs_dim, action_dim, tuple(rm.hidden), rm.ensemble_size)
+        try:
+            self.model = TrajectoryRewardModel(
+                obs_dim, action_dim, tuple(rm.hidden), rm.ensemble_size,
+                observation_indices=rm.observation_indices,
+            )  # fmt: skip
+        except ValueError as error:
+            raise ConfigError(f"reward_model: {error}") from error
         self.rm_optimizer = torch.optim.Adam(
             self.model.parameters(), lr=rm.learning_rate, weight_decay=rm.weight_decay
         )

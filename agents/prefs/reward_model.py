@@ -13,6 +13,7 @@ block-diagonal hidden layers), picklable and torch-free, called once per env ste
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,10 @@ class TrajectoryRewardModel(nn.Module):
         hidden: hidden widths of each member.
         ensemble_size: ``K``.
         negative_slope: of the leaky ReLUs (Christiano et al. use 0.01).
+        observation_indices: the observation entries the members read (all ``D`` if None).
+            Callers still pass whole ``[..., D]`` observations; the model picks its entries.
+            A reward that can only depend on what the labeller judges (on the arm: the
+            fingertip relative to the target) cannot learn which targets are easy instead.
     """
 
     def __init__(
@@ -40,16 +45,26 @@ class TrajectoryRewardModel(nn.Module):
         hidden: tuple[int, ...] = (64, 64),
         ensemble_size: int = 3,
         negative_slope: float = 0.01,
+        observation_indices: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if ensemble_size < 1 or not hidden:
             raise ValueError("need ensemble_size >= 1 and at least one hidden layer")
+        indices = list(range(obs_dim)) if observation_indices is None else list(observation_indices)
+        bad = [i for i in indices if not 0 <= i < obs_dim]
+        if not indices or bad or len(set(indices)) != len(indices):
+            raise ValueError(
+                f"observation_indices must be distinct entries of the {obs_dim}-dim "
+                f"observation, at least one; got {observation_indices}"
+            )
         self.obs_dim, self.action_dim, self.negative_slope = obs_dim, action_dim, negative_slope
+        in_dim = len(indices) + action_dim
         self.members = nn.ModuleList(
-            _mlp(obs_dim + action_dim, hidden, negative_slope) for _ in range(ensemble_size)
+            _mlp(in_dim, hidden, negative_slope) for _ in range(ensemble_size)
         )
-        self.register_buffer("input_mean", torch.zeros(obs_dim + action_dim))
-        self.register_buffer("input_std", torch.ones(obs_dim + action_dim))
+        self.register_buffer("observation_indices", torch.tensor(indices, dtype=torch.long))
+        self.register_buffer("input_mean", torch.zeros(in_dim))
+        self.register_buffer("input_std", torch.ones(in_dim))
 
     @property
     def ensemble_size(self) -> int:
@@ -57,6 +72,7 @@ class TrajectoryRewardModel(nn.Module):
 
     def set_input_normalization(self, observations: np.ndarray, actions: np.ndarray) -> None:
         """Standardise inputs with the mean and std of ``[..., D]`` and ``[..., A]`` samples."""
+        observations = observations[..., self.observation_indices.numpy()]
         inputs = np.concatenate([observations, actions], -1).reshape(-1, self.input_mean.numel())
         self.input_mean.copy_(torch.as_tensor(inputs.mean(0)))
         self.input_std.copy_(torch.as_tensor(inputs.std(0) + 1e-6))
@@ -68,6 +84,7 @@ class TrajectoryRewardModel(nn.Module):
 
         With ``member`` set, that member's only, ``[...]``.
         """
+        observations = observations[..., self.observation_indices]
         inputs = torch.cat([observations, actions], -1).to(torch.float32)
         inputs = (inputs - self.input_mean) / self.input_std
         if member is not None:
@@ -158,7 +175,8 @@ def export_numpy(
     """The ensemble mean ``(mean_k r_k(o, a) - shift) / scale`` as a :class:`NumpyReward`.
 
     The input standardisation is folded into the first layer and ``shift``/``scale`` into the
-    last, so a call is one small matrix product per layer whatever ``K`` is.
+    last, so a call is one small matrix product per layer whatever ``K`` is. Observation
+    entries the model does not read get zero rows in the first layer.
     """
     members = [[m for m in mlp if isinstance(m, nn.Linear)] for mlp in model.members]
     k = len(members)
@@ -178,6 +196,10 @@ def export_numpy(
     mean, std = model.input_mean.double().numpy(), model.input_std.double().numpy()
     biases[0] = biases[0] - (mean / std) @ weights[0]
     weights[0] = weights[0] / std[:, None]
+    first = np.zeros((model.obs_dim + model.action_dim, weights[0].shape[1]))
+    first[model.observation_indices.numpy()] = weights[0][: -model.action_dim]
+    first[model.obs_dim :] = weights[0][-model.action_dim :]
+    weights[0] = first
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be finite and > 0, got {scale}")
     weights[-1], biases[-1] = weights[-1] / scale, (biases[-1] - shift) / scale

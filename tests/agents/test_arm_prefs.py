@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import envs
-from agents.config import load_config
+from agents.config import ConfigError, load_config
 from agents.preference import pairwise_loss
 from agents.prefs import (
     PreferenceConfig,
@@ -218,6 +218,43 @@ def test_numpy_export_matches_the_torch_ensemble() -> None:
     assert isinstance(single, float) and single == pytest.approx(expected[0, 0], abs=1e-5)
 
 
+def test_observation_indices_pick_what_the_model_reads() -> None:
+    torch.manual_seed(4)
+    model = TrajectoryRewardModel(24, 5, hidden=(16, 8), observation_indices=[21, 22, 23])
+    assert model.input_mean.shape == (8,)  # three observation entries and the action
+    observations, actions, _ = _synthetic_segments(6, seed=3)
+    model.set_input_normalization(observations.numpy() * 2 + 1, actions.numpy())
+    assert torch.allclose(model.input_mean[:3], observations[..., 21:24].mean((0, 1)) * 2 + 1)
+    moved = observations.clone()
+    moved[..., :21] = torch.randn_like(moved[..., :21]) * 5  # what the model does not read
+    with torch.no_grad():
+        expected = model(observations, actions).mean(0).double().numpy()
+        assert torch.equal(model(moved, actions), model(observations, actions))
+        shifted = moved.clone()
+        shifted[..., 22] += 0.5  # what it reads
+        assert not torch.equal(model(shifted, actions), model(observations, actions))
+    # the exported reward takes the whole observation and ignores the same entries
+    reward_fn = export_numpy(model)
+    for obs in (observations, moved):
+        got = reward_fn.batch(obs.double().numpy(), actions.double().numpy())
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    state = TrajectoryRewardModel(24, 5, hidden=(16, 8), observation_indices=[21, 22, 23])
+    state.load_state_dict(model.state_dict())
+    assert state.observation_indices.tolist() == [21, 22, 23]
+
+
+@pytest.mark.parametrize("indices", [[], [24], [-1], [3, 3]])
+def test_bad_observation_indices_are_rejected(indices: list[int]) -> None:
+    with pytest.raises(ValueError, match="observation_indices"):
+        TrajectoryRewardModel(24, 5, observation_indices=indices)
+
+
+def test_the_loop_names_bad_observation_indices(tmp_path: Path) -> None:
+    overrides = [*TINY, f"run_dir={tmp_path}", "reward_model.observation_indices=[0,30]"]
+    with pytest.raises(ConfigError, match="reward_model: observation_indices .* 24-dim"):
+        train_prefs(load_config(PrefsConfig, CONFIG, overrides))
+
+
 def test_env_runs_on_the_learned_reward() -> None:
     torch.manual_seed(0)
     reward_fn = export_numpy(TrajectoryRewardModel(24, 5, hidden=(8,), ensemble_size=2))
@@ -319,9 +356,12 @@ def test_same_start_pairing_labels_only_attempts_at_the_same_task(tmp_path: Path
         "prefs.pairing=same_start",
         "prefs.episodes_per_start=3",
         "prefs.segment_length=25",
+        "reward_model.observation_indices=[21,22,23]",
     ]
     result = train_prefs(load_config(PrefsConfig, CONFIG, overrides))
     assert result.labels_used == 20  # the budget is spent whatever the grouping
+    saved = torch.load(tmp_path / "run" / "rounds" / "round_01" / "reward_model.pt")
+    assert saved["observation_indices"].tolist() == [21, 22, 23]
     pool = SegmentPool.load(tmp_path / "run" / "segments.npz")
     labels = read_labels(tmp_path / "run" / "labels.jsonl", pool.ids)
     assert np.all(pool.starts[labels.left] == pool.starts[labels.right])
