@@ -111,10 +111,25 @@ def imitation_worker(payload: dict) -> dict:
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     venv = sb3_venv(config.continuous(), seed)
+    space = venv.observation_space
+    indices = list(rm.observation_indices or range(space.shape[0]))
+
+    class SelectedRewardNet(BasicRewardNet):
+        """BasicRewardNet over the observation entries ours reads (reward_model.
+        observation_indices): the same inputs for both, whatever the config picks."""
+
+        def __init__(self, **kwargs) -> None:
+            selected = gym.spaces.Box(space.low[indices], space.high[indices], dtype=space.dtype)
+            super().__init__(selected, venv.action_space, **kwargs)
+            self.observation_space = space  # preprocess() sees whole observations
+
+        def forward(self, state, action, next_state, done):
+            return super().forward(state[:, indices], action, next_state[:, indices], done)
+
     # Like ours, the reward model reads the observation after the step and the action.
-    reward_net = BasicRewardNet(
-        venv.observation_space, venv.action_space, use_state=False, use_action=True,
-        use_next_state=True, hid_sizes=tuple(rm.hidden), normalize_input_layer=RunningNorm,
+    reward_net = SelectedRewardNet(
+        use_state=False, use_action=True, use_next_state=True, hid_sizes=tuple(rm.hidden),
+        normalize_input_layer=RunningNorm,
     )  # fmt: skip
     # a constant learning rate, as this benchmark's imitation runs always had
     agent = sb3_ppo(config.continuous(), venv, seed, anneal_lr=False)
