@@ -500,6 +500,7 @@ def test_learning_from_oracle_labels_moves_the_arm_to_its_targets(tmp_path: Path
 
     400k PPO steps on a reward learned from 300 labels: not yet the 90% success of the full
     config (benchmarks/arm_prefs.py measures that), but the arm must clearly learn to reach.
+    One run of this config ended at 0.105 m and 0.27 success (from 0.359 m and 0.00).
     """
     overrides = [
         f"run_dir={tmp_path}",
@@ -511,5 +512,6 @@ def test_learning_from_oracle_labels_moves_the_arm_to_its_targets(tmp_path: Path
     first, last = result.rounds[0], result.rounds[-1]
     assert result.labels_used == 300
     assert last["prefs/rm_accuracy_heldout"] > 0.75
-    assert last["prefs/true_final_distance"] < min(0.25, 0.7 * first["prefs/true_final_distance"])
+    assert last["prefs/true_final_distance"] < min(0.15, 0.5 * first["prefs/true_final_distance"])
+    assert last["prefs/true_success_rate"] >= 0.1
     assert last["prefs/true_return"] > first["prefs/true_return"]
