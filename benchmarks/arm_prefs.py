@@ -112,7 +112,9 @@ def imitation_worker(payload: dict) -> dict:
     start = time.perf_counter()
     venv = sb3_venv(config.continuous(), seed)
     space = venv.observation_space
-    indices = list(rm.observation_indices or range(space.shape[0]))
+    indices = list(
+        range(space.shape[0]) if rm.observation_indices is None else rm.observation_indices
+    )
 
     class SelectedRewardNet(BasicRewardNet):
         """BasicRewardNet over the observation entries ours reads (reward_model.

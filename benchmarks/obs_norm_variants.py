@@ -37,8 +37,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # the shared evaluation of arm_v
 from arm_vs_sb3 import evaluate  # noqa: E402
 
 from agents.config import load_config  # noqa: E402
-from agents.experiment import ContinuousConfig, make_optimizer, make_vector_env  # noqa: E402
-from agents.gaussian import GaussianActorCritic  # noqa: E402
+from agents.experiment import (  # noqa: E402
+    ContinuousConfig,
+    build_policy,
+    make_optimizer,
+    make_vector_env,
+)
 from agents.train import limit_cpu_threads, train  # noqa: E402
 
 VARIANTS = ("base", "envnorm", "samestep")
@@ -64,13 +68,9 @@ def run_variant(config: ContinuousConfig, variant: str, seed: int) -> tuple[dict
     if variant == "envnorm":
         env = stats = vector_wrappers.NormalizeObservation(env)
         env = vector_wrappers.TransformObservation(env, lambda obs: np.clip(obs, -CLIP, CLIP))
-    policy = GaussianActorCritic(
-        int(np.prod(env.single_observation_space.shape)),
-        int(np.prod(env.single_action_space.shape)),
-        hidden=tuple(config.policy.hidden),
-        init_log_std=config.policy.init_log_std,
-        normalize_observations=variant != "envnorm",
-    )
+    # envnorm: the wrapper normalises, so the policy must not do it again
+    policy_config = replace(config.policy, normalize_observations=variant != "envnorm")
+    policy = build_policy(replace(config, policy=policy_config), env)
     start = time.perf_counter()
     train(env, policy, make_optimizer(policy, config.run), config.ppo, config.run)
     seconds = time.perf_counter() - start
