@@ -24,26 +24,15 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
-from collections.abc import Callable
 
 import gymnasium
 import mujoco
 import numpy as np
 
 import envs
+from rlhf_arm.baselines import best_time
 
 EPISODE_STEPS = envs.ARM_REACH_MAX_EPISODE_STEPS
-
-
-def best_time(run: Callable[[], None], repeats: int) -> float:
-    """Smallest wall time of `repeats` calls, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def single_env(steps: int, seed: int, repeats: int) -> list[tuple[str, float, float]]:

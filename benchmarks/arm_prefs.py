@@ -2,7 +2,7 @@
 against the `imitation` library's preference comparisons, on ArmReach, per label budget.
 
 For each seed: one run of ``rlhf-gym``'s preference loop per label budget
-(``agents.prefs.train_prefs``), one PPO run on the env's own reward with the same PPO config
+(``rlhf_arm.prefs.train_prefs``), one PPO run on the env's own reward with the same PPO config
 and steps (``benchmarks/arm_vs_sb3.run_ours``), and one run of
 ``imitation.algorithms.preference_comparisons`` per budget, with stable-baselines3's PPO on
 the same PPO coefficients, the same segment length, number of query rounds, initial label
@@ -40,11 +40,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared evaluation of arm_vs_sb3.py
-from arm_vs_sb3 import evaluate, run_ours, sb3_ppo, sb3_venv  # noqa: E402
-
 from agents.config import load_config  # noqa: E402
-from agents.prefs import PrefsConfig, train_prefs  # noqa: E402
+from rlhf_arm.baselines import evaluate, run_ours, sb3_ppo, sb3_venv  # noqa: E402
+from rlhf_arm.prefs import PrefsConfig, train_prefs  # noqa: E402
 
 REPO = Path(__file__).parents[1]
 
@@ -70,7 +68,7 @@ def run_prefs(config: PrefsConfig, budget: int, seed: int, run_dir: str) -> tupl
     start = time.perf_counter()
     loop_result = train_prefs(config, resume=False)  # timed: always the whole run
     seconds = time.perf_counter() - start
-    from agents.experiment import load_run
+    from rlhf_arm.experiment import load_run
 
     _, policy = load_run(run_dir)
     metrics = evaluate(policy_predict(policy), config.env, 100)

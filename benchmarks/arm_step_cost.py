@@ -20,33 +20,29 @@ Markdown tables.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared timer of arm_env_speed.py
-from arm_env_speed import best_time  # noqa: E402
-
 import envs  # noqa: E402, F401 - registers RLHFGym/ArmReach-v0
 from agents.collect import collect_rollout, start_collection  # noqa: E402
 from agents.config import load_config  # noqa: E402
-from agents.experiment import (  # noqa: E402
+from agents.gaussian import tanh as gaussian_tanh  # noqa: E402
+from agents.losses import ppo_losses  # noqa: E402
+from agents.train import limit_cpu_threads  # noqa: E402
+from rlhf_arm.baselines import best_time  # noqa: E402
+from rlhf_arm.experiment import (  # noqa: E402
     ContinuousConfig,
     build_policy,
     make_optimizer,
     make_vector_env,
     train_from_config,
 )
-from agents.gaussian import tanh as gaussian_tanh  # noqa: E402
-from agents.losses import ppo_losses  # noqa: E402
-from agents.train import limit_cpu_threads  # noqa: E402
 
 
 def per_call_us(fn: Callable[[], object], calls: int, repeats: int = 3) -> float:

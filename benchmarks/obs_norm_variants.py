@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -33,17 +31,15 @@ import torch
 from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import vector as vector_wrappers
 
-sys.path.insert(0, str(Path(__file__).parent))  # the shared evaluation of arm_vs_sb3.py
-from arm_vs_sb3 import evaluate  # noqa: E402
-
 from agents.config import load_config  # noqa: E402
-from agents.experiment import (  # noqa: E402
+from agents.train import limit_cpu_threads, train  # noqa: E402
+from rlhf_arm.baselines import evaluate  # noqa: E402
+from rlhf_arm.experiment import (  # noqa: E402
     ContinuousConfig,
     build_policy,
     make_optimizer,
     make_vector_env,
 )
-from agents.train import limit_cpu_threads, train  # noqa: E402
 
 VARIANTS = ("base", "envnorm", "samestep")
 CLIP = 10.0  # VecNormalize's clip_obs, and RunningNormalizer's

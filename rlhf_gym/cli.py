@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _arm(args: argparse.Namespace) -> None:
     from agents.config import load_config
-    from agents.experiment import (
+    from rlhf_arm.experiment import (
         ContinuousConfig,
         evaluate_policy,
         load_run,
@@ -102,7 +102,7 @@ def _arm(args: argparse.Namespace) -> None:
         out = args.out or str(Path(args.checkpoint) / "reach.mp4")
         print(record_video(policy, config.env, out, args.episodes, args.seed))
     elif args.command == "prefs":
-        from agents.prefs import PrefsConfig, train_prefs
+        from rlhf_arm.prefs import PrefsConfig, train_prefs
 
         prefs_config = load_config(PrefsConfig, args.config, args.overrides)
         result = train_prefs(prefs_config, resume=not args.fresh)

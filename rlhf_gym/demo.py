@@ -37,7 +37,7 @@ from agents.config import (
     read_mapping,
     save_config,
 )
-from agents.experiment import ContinuousConfig
+from rlhf_arm.experiment import ContinuousConfig
 from rlhf_gym.demo_report import headline, write_demo_report
 from rlhf_text.pipeline import PipelineConfig, run_pipeline
 
@@ -155,8 +155,8 @@ def _stage(number: int, title: str, where: str) -> None:
 
 def _run_arm(config: DemoConfig, resume: bool, seconds: dict[str, float]) -> dict[str, Any]:
     """Train (or resume), then evaluate and film the arm; returns its headline numbers."""
-    from agents.experiment import evaluate_policy, load_run, record_video, train_from_config
     from agents.logger import read_metrics
+    from rlhf_arm.experiment import evaluate_policy, load_run, record_video, train_from_config
 
     tick = time.perf_counter()
     result = train_from_config(config.arm, resume=resume)

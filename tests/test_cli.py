@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from agents.config import load_config
-from agents.experiment import ContinuousConfig, load_run, train_from_config
+from rlhf_arm.experiment import ContinuousConfig, load_run, train_from_config
 from rlhf_gym.cli import main
 
 REPO = Path(__file__).parents[1]

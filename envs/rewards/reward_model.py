@@ -21,7 +21,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from envs.rewards.text import check_texts
+from envs.rewards.text_base import check_texts
 
 __all__ = ["RewardModelScorer"]
 

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from agents.config import ConfigError, load_config, save_config
-from agents.experiment import ContinuousConfig
+from rlhf_arm.experiment import ContinuousConfig
 
 
 @dataclass
@@ -73,7 +73,7 @@ def test_saved_config_loads_back_equal(tmp_path):
 def test_shipped_arm_configs_load():
     from pathlib import Path
 
-    from agents.prefs import PrefsConfig
+    from rlhf_arm.prefs import PrefsConfig
 
     configs = sorted(Path(__file__).resolve().parents[2].glob("configs/arm/*.yaml"))
     assert configs, "configs/arm/*.yaml missing"

@@ -36,17 +36,18 @@ import torch
 
 from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from agents.config import ConfigError, save_config, to_dict
-from agents.experiment import (
+from agents.logger import MetricsLogger
+from agents.train import CHECKPOINT_NAME, limit_cpu_threads, train
+from rlhf_arm.experiment import (
     CONFIG_NAME,
     build_policy,
     evaluate_policy,
     make_optimizer,
     make_vector_env,
 )
-from agents.logger import MetricsLogger
-from agents.prefs.config import PreferenceConfig, PrefsConfig
-from agents.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
-from agents.prefs.reward_model import (
+from rlhf_arm.prefs.config import PreferenceConfig, PrefsConfig
+from rlhf_arm.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
+from rlhf_arm.prefs.reward_model import (
     NumpyReward,
     TrajectoryRewardModel,
     evaluate_reward_model,
@@ -54,8 +55,7 @@ from agents.prefs.reward_model import (
     fit_reward_model,
     preference_variance,
 )
-from agents.prefs.segments import SegmentPool, collect_segments
-from agents.train import CHECKPOINT_NAME, limit_cpu_threads, train
+from rlhf_arm.prefs.segments import SegmentPool, collect_segments
 
 PREFS_CONFIG_NAME = "prefs_config.yaml"
 STATE_NAME = "prefs_state.pt"

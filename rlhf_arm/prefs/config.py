@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agents.experiment import ContinuousConfig, EnvConfig, PolicyConfig
 from agents.ppo import PPOConfig
 from agents.train import RunConfig
+from rlhf_arm.experiment import ContinuousConfig, EnvConfig, PolicyConfig
 
 
 @dataclass
@@ -54,7 +54,7 @@ class PreferenceConfig:
     heldout_fraction: float = 0.1
     """share of each round's labels kept out of training for prefs/rm_accuracy_heldout"""
     human_labels: str | None = None
-    """a JSONL label file (agents.prefs.labels): all labels from it, no oracle"""
+    """a JSONL label file (rlhf_arm.prefs.labels): all labels from it, no oracle"""
     segments_file: str | None = None
     """the segments.npz the human labels refer to (needed with human_labels)"""
     eval_episodes: int = 50

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from agents.preference import pairwise_loss, preference_metrics
-from agents.prefs.labels import Preferences
+from rlhf_arm.prefs.labels import Preferences
 
 
 class TrajectoryRewardModel(nn.Module):

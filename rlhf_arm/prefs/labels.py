@@ -1,7 +1,7 @@
 """Preference labels over segment pairs: a synthetic oracle, and a JSONL file of human labels.
 
 Human label file (JSONL, UTF-8), one JSON object per line, about segments of a
-``segments.npz`` (see :mod:`agents.prefs.segments`)::
+``segments.npz`` (see :mod:`rlhf_arm.prefs.segments`)::
 
     {"left": "r00-s0003", "right": "r00-s0017", "choice": "left"}
     {"left": "r00-s0005", "right": "r01-s0002", "choice": "equal"}
@@ -28,7 +28,7 @@ CHOICES = {"left": 1.0, "right": 0.0, "equal": 0.5}
 
 @dataclass
 class Preferences:
-    """``P`` labelled pairs: rows of a :class:`~agents.prefs.segments.SegmentPool`."""
+    """``P`` labelled pairs: rows of a :class:`~rlhf_arm.prefs.segments.SegmentPool`."""
 
     left: np.ndarray  # (P,) int
     right: np.ndarray  # (P,) int

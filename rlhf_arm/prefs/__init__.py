@@ -7,10 +7,10 @@
 - `loop`: `train_prefs`, the collect -> label -> fit -> PPO rounds.
 """
 
-from agents.prefs.config import PreferenceConfig, PrefsConfig, RewardModelConfig
-from agents.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
-from agents.prefs.loop import PrefsResult, label_schedule, train_prefs
-from agents.prefs.reward_model import (
+from rlhf_arm.prefs.config import PreferenceConfig, PrefsConfig, RewardModelConfig
+from rlhf_arm.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
+from rlhf_arm.prefs.loop import PrefsResult, label_schedule, train_prefs
+from rlhf_arm.prefs.reward_model import (
     NumpyReward,
     TrajectoryRewardModel,
     evaluate_reward_model,
@@ -19,7 +19,7 @@ from agents.prefs.reward_model import (
     preference_variance,
     soft_pairwise_loss,
 )
-from agents.prefs.segments import SegmentPool, collect_segments
+from rlhf_arm.prefs.segments import SegmentPool, collect_segments
 
 __all__ = [
     "NumpyReward",

@@ -14,7 +14,7 @@ import torch
 import envs
 from agents.config import ConfigError, load_config
 from agents.preference import pairwise_loss
-from agents.prefs import (
+from rlhf_arm.prefs import (
     PreferenceConfig,
     Preferences,
     PrefsConfig,
@@ -188,7 +188,7 @@ def test_reward_model_learns_a_synthetic_preference() -> None:
 
 
 def test_margin_selection_prefers_pairs_the_model_rates_alike() -> None:
-    from agents.prefs.loop import _selection_score
+    from rlhf_arm.prefs.loop import _selection_score
 
     torch.manual_seed(0)
     observations, actions, _ = _synthetic_segments(4, seed=2)
@@ -271,7 +271,7 @@ def test_env_runs_on_the_learned_reward() -> None:
 
 def test_segments_cut_episodes_and_exploration_widens_them() -> None:
     from agents.gaussian import GaussianActorCritic
-    from agents.prefs import collect_segments
+    from rlhf_arm.prefs import collect_segments
 
     torch.manual_seed(0)
     policy = GaussianActorCritic(24, 5, hidden=(8,), init_log_std=-0.5)
@@ -291,7 +291,7 @@ def test_segments_cut_episodes_and_exploration_widens_them() -> None:
 
 def test_repeated_starts_share_target_and_pose_and_are_recorded(tmp_path: Path) -> None:
     from agents.gaussian import GaussianActorCritic
-    from agents.prefs import collect_segments
+    from rlhf_arm.prefs import collect_segments
 
     torch.manual_seed(0)
     policy = GaussianActorCritic(24, 5, hidden=(8,), init_log_std=-0.5)
@@ -340,7 +340,7 @@ def test_a_segment_file_without_starts_loads_with_none(tmp_path: Path) -> None:
 
 
 def test_same_start_pairs_group_by_start_and_window() -> None:
-    from agents.prefs.loop import _same_start_pairs
+    from rlhf_arm.prefs.loop import _same_start_pairs
 
     starts = np.array([7, 7, 7, 7, 9, 9, -1, -1])
     windows = np.array([0, 1, 0, 1, 0, 0, 0, 0])
