@@ -11,6 +11,8 @@ Two model shapes are loaded:
 - :func:`load_value_model`: ``AutoModelForSequenceClassification`` with ``num_labels=1``
   (step 2's reward model, step 3's critic): the base transformer plus a scalar head. From a
   causal-LM directory the head is new; from a reward-model directory it is the trained one.
+  It must be causal: the critic's value at token t may not see later tokens, and the reward
+  model is read at its last real token and is where a critic usually starts.
 
 Both get ``config.pad_token_id`` from the tokenizer, which pads on the left (as generation
 wants; the training steps pad their own batches on the right).
@@ -195,12 +197,43 @@ def load_causal_lm(config: ModelConfig, tokenizer: Any, seed: int = 0) -> nn.Mod
     return _finish(model, config, tokenizer).train()
 
 
+def is_causal(model_config: Any) -> bool:
+    """Whether a transformers config describes a causal (decoder-only) model.
+
+    A decoder-only model type (``gpt2``, ``llama``, ...) is causal; so is an encoder model
+    built as a decoder (``is_decoder=True``, e.g. BERT as a causal LM). Encoder-decoder models
+    and encoders (``bert``, ``roberta``, ...) attend to later tokens and are not. A
+    remote-code model counts as causal when it maps ``AutoModelForCausalLM``.
+    """
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    # HF configs carry these only for the families that use them (transformers 5).
+    if getattr(model_config, "is_encoder_decoder", False):
+        return False
+    if getattr(model_config, "is_decoder", False):
+        return True
+    model_type = model_config.model_type
+    # Encoders such as BERT appear in the causal-LM mapping too (BertLMHeadModel), as
+    # decoders only when is_decoder is set; the masked-LM mapping tells them apart.
+    maps_causal = model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or (
+        "AutoModelForCausalLM" in (getattr(model_config, "auto_map", None) or {})
+    )
+    return maps_causal and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
 def load_value_model(config: ModelConfig, tokenizer: Any, seed: int = 0) -> nn.Module:
     """A transformer with a scalar head (``AutoModelForSequenceClassification``, one label).
 
     From a causal-LM directory the ``score`` head is freshly initialised (transformers warns
     about it); from a reward-model directory it is loaded. The model scores a sequence at its
     last token that is not ``config.pad_token_id``, which is set from the tokenizer.
+
+    The model must be causal (:func:`is_causal`): PPO's critic reads a value at every
+    response position, and a bidirectional encoder's value at token t would see the tokens
+    after t (and pools a left-padded batch at its first position, a pad token).
 
     Args:
         config: hub name or local directory (optionally a GGUF file), or ``tiny``.
@@ -210,6 +243,7 @@ def load_value_model(config: ModelConfig, tokenizer: Any, seed: int = 0) -> nn.M
     Raises:
         FileNotFoundError: a local path that does not exist.
         OSError: a name that is neither a local directory nor loadable from the hub.
+        ValueError: the model is not causal (an encoder such as BERT, or encoder-decoder).
     """
     if config.builds_tiny:
         model = tiny_value_model(tokenizer, config.tiny, seed=seed)
@@ -220,4 +254,9 @@ def load_value_model(config: ModelConfig, tokenizer: Any, seed: int = 0) -> nn.M
         model = _from_pretrained(
             AutoModelForSequenceClassification, name, num_labels=1, **_load_kwargs(config)
         )
+        if not is_causal(model.config):
+            raise ValueError(
+                f"value model {name!r} ({model.config.model_type}) is not a causal decoder: its "
+                "value at a token would see later tokens; use a causal LM or its reward model"
+            )
     return _finish(model, config, tokenizer).train()

@@ -171,3 +171,28 @@ def test_an_unreachable_hub_name_is_named_with_a_hint_for_smollm2(monkeypatch):
     with pytest.raises(OSError, match="'owner/model'") as error:
         load_tokenizer(ModelConfig(name_or_path="owner/model"))
     assert "fetch-smollm2" not in str(error.value)
+
+
+def test_a_bidirectional_encoder_is_refused_as_value_model(tmp_path, tiny_tokenizer):
+    """A BERT critic's value at token t would see tokens after t: load_value_model refuses it."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    bert = BertConfig(
+        vocab_size=len(tiny_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    BertForMaskedLM(bert).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"'.*' \(bert\) is not a causal decoder"):
+        load_value_model(ModelConfig(name_or_path=str(tmp_path)), tiny_tokenizer)
+
+
+def test_is_causal_tells_decoders_from_encoders():
+    from transformers import BartConfig, BertConfig, GPT2Config, LlamaConfig
+
+    assert models.is_causal(GPT2Config()) and models.is_causal(LlamaConfig())
+    assert models.is_causal(BertConfig(is_decoder=True))  # BERT built as a causal LM
+    assert not models.is_causal(BertConfig())
+    assert not models.is_causal(BartConfig())  # encoder-decoder: the encoder sees everything
