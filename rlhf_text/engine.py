@@ -8,11 +8,12 @@ Every text step trains through this one interface (PPO holds two: actor and crit
     grad_norm = engine.step()                # clip, optimiser step, LR step, zero grads
 
 Plain PyTorch: AdamW, gradients accumulated over ``gradient_accumulation_steps`` calls (the
-loss is divided by it, as DeepSpeed does), clipped to ``max_grad_norm``, and one atomic
-``torch.save`` for checkpoints. DeepSpeed (a JSON path or a dict): ``deepspeed.initialize``
-with ZeRO stage 0-3, bf16 or optimizer offload as the config says; this module fills the keys
-the config leaves out or sets to ``"auto"`` from :class:`OptimConfig` (see
-:func:`build_deepspeed_config`). DeepSpeed is imported only when a config is given.
+loss is divided by it, as DeepSpeed does), clipped to ``max_grad_norm`` (or a tighter limit
+given to ``step``), and one atomic ``torch.save`` for checkpoints. DeepSpeed (a JSON path
+or a dict): ``deepspeed.initialize`` with ZeRO stage 0-3, bf16 or optimizer offload as the
+config says; this module fills the keys the config leaves out or sets to ``"auto"`` from
+:class:`OptimConfig` (see :func:`build_deepspeed_config`). DeepSpeed is imported only when a
+config is given.
 
 Weight decay applies to matrices only: biases and LayerNorm weights (1-D parameters) are
 not decayed, as in DeepSpeed-Chat's ``get_optimizer_grouped_parameters``.
@@ -313,32 +314,49 @@ class TrainEngine:
         else:
             (loss / self.optim.gradient_accumulation_steps).backward()
 
-    def step(self) -> float:
+    def step(self, max_grad_norm: float | None = None) -> float:
         """End a micro-batch; every ``gradient_accumulation_steps``-th call updates the weights.
 
-        An update clips the gradients to ``max_grad_norm``, steps the optimiser and the LR
-        schedule and zeroes the gradients.
+        An update clips the gradients, steps the optimiser and the LR schedule and zeroes the
+        gradients. The clip is the smaller of ``OptimConfig.max_grad_norm`` and
+        ``max_grad_norm`` (None on either side is no limit), so a caller such as PPO's
+        ``max_grad_norm`` can only tighten it.
+
+        Args:
+            max_grad_norm: a further limit for this call. Under DeepSpeed the clip is fixed
+                at ``deepspeed.initialize`` (``gradient_clipping``), so a tighter limit than
+                that is an error rather than silently ignored.
 
         Returns:
             The global gradient norm before clipping, or NaN when this call did not update.
+
+        Raises:
+            ValueError: under DeepSpeed, ``max_grad_norm`` is below its ``gradient_clipping``.
         """
         if self.deepspeed is not None:
-            return self._deepspeed_step()
+            return self._deepspeed_step(max_grad_norm)
         self._micro_steps += 1
         self.last_step_updated = self._micro_steps % self.optim.gradient_accumulation_steps == 0
         if not self.last_step_updated:
             return math.nan
         parameters = [p for p in self.module.parameters() if p.grad is not None]
-        max_norm = self.optim.max_grad_norm if self.optim.max_grad_norm is not None else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+        limits = [n for n in (self.optim.max_grad_norm, max_grad_norm) if n is not None]
+        grad_norm = torch.nn.utils.clip_grad_norm_(parameters, min(limits, default=math.inf))
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.optimizer_steps += 1
         return float(grad_norm)
 
-    def _deepspeed_step(self) -> float:
+    def _deepspeed_step(self, max_grad_norm: float | None = None) -> float:
         engine = self.deepspeed
+        clipping = float(engine.gradient_clipping()) or math.inf  # 0 is DeepSpeed's "none"
+        if max_grad_norm is not None and max_grad_norm < clipping:
+            raise ValueError(
+                f"DeepSpeed clips gradients to {clipping} (gradient_clipping, fixed at "
+                f"initialize) but this step asks for {max_grad_norm}: set OptimConfig."
+                f"max_grad_norm (and the file's gradient_clipping) to {max_grad_norm}"
+            )
         self.last_step_updated = bool(engine.is_gradient_accumulation_boundary())
         own_norm = None
         if self.last_step_updated and self.zero_stage == 0:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
 from torch.nn import functional as F
@@ -186,25 +186,44 @@ def experience_metrics(
     return metrics
 
 
+class TrainStep(Protocol):
+    """What :class:`EngineStepper` needs of an engine (``rlhf_text.engine.TrainEngine``)."""
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Accumulate the gradients of a scalar loss."""
+        ...
+
+    def step(self, max_grad_norm: float | None = None) -> float:
+        """Clip to the smaller of its own limit and ``max_grad_norm``, step, zero the
+        gradients; return the pre-clip gradient norm."""
+        ...
+
+
 class EngineStepper:
     """Steps the actor and the critic with their own optimisers (DeepSpeed-Chat's two engines).
 
     The actor minimises ``policy_loss - ent_coef * entropy``, the critic ``vf_coef *
-    value_loss``; each engine clips its own gradient norm. Works with any objects that have
-    ``backward(loss)`` and ``step() -> grad_norm`` (``rlhf_text.engine.TrainEngine``).
+    value_loss``. Gradient clipping: each engine clips its own gradient norm to the smaller
+    of ``PPOConfig.max_grad_norm`` and its ``OptimConfig.max_grad_norm`` (None on either side
+    is no limit), so the PPO setting is honoured as on the arm (``agents.ppo.TorchStepper``)
+    and an engine's own limit can only tighten it. The arm clips one norm over all its
+    parameters (one optimiser); here actor and critic are clipped separately, as
+    DeepSpeed-Chat's two engines are; with a shared trunk (one engine) it is the same.
     """
 
-    def __init__(self, actor_engine, critic_engine=None) -> None:
+    def __init__(self, actor_engine: TrainStep, critic_engine: TrainStep | None = None) -> None:
         self.actor_engine = actor_engine
         self.critic_engine = critic_engine
 
     def step(self, terms: PPOLossTerms, config: PPOConfig) -> float:
+        """Backward and step each engine; return the pre-clip norm over all their parameters."""
         actor_loss = terms.policy_loss - config.ent_coef * terms.entropy
+        max_norm = config.max_grad_norm
         if self.critic_engine is None:  # shared trunk: one engine, one loss
             self.actor_engine.backward(actor_loss + config.vf_coef * terms.value_loss)
-            return float(self.actor_engine.step())
+            return float(self.actor_engine.step(max_norm))
         self.actor_engine.backward(actor_loss)
         self.critic_engine.backward(config.vf_coef * terms.value_loss)
-        actor_norm = float(self.actor_engine.step())
-        critic_norm = float(self.critic_engine.step())
+        actor_norm = float(self.actor_engine.step(max_norm))
+        critic_norm = float(self.critic_engine.step(max_norm))
         return math.sqrt(actor_norm**2 + critic_norm**2)

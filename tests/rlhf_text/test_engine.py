@@ -103,6 +103,42 @@ def test_step_returns_the_norm_before_clipping(tiny_tokenizer):
     assert all(p.grad is None for p in engine.module.parameters())
 
 
+def test_step_clips_to_the_smaller_of_its_own_and_the_given_limit(tiny_tokenizer):
+    """A caller's max_grad_norm (PPO's) clips an engine whose own limit is looser or unset."""
+    input_ids = batches(tiny_tokenizer, 1)[0]
+
+    def stepped(own: float | None, given: float | None) -> dict[str, torch.Tensor]:
+        optim = OptimConfig(max_grad_norm=own, adam_eps=1.0, lr_scheduler="constant")
+        engine = TrainEngine(make_model(tiny_tokenizer), optim, 5)
+        engine.backward(engine.module(input_ids=input_ids, labels=input_ids).loss)
+        assert engine.step(given) > 1e-3  # so a limit of 1e-3 bites
+        return parameters(engine.module)
+
+    expected = stepped(1e-3, None)
+    for own, given in ((None, 1e-3), (1.0, 1e-3), (1e-3, 1.0)):
+        for name, value in stepped(own, given).items():
+            assert torch.allclose(value, expected[name], atol=1e-7), (own, given, name)
+    assert not torch.allclose(
+        stepped(None, None)["transformer.wte.weight"], expected["transformer.wte.weight"]
+    )
+
+
+def test_deepspeed_step_refuses_a_tighter_limit_than_its_clip(tiny_tokenizer):
+    """DeepSpeed fixes its clip at initialize: a tighter per-step limit is an error."""
+    pytest.importorskip("deepspeed")
+    engine = TrainEngine(
+        make_model(tiny_tokenizer),
+        OptimConfig(max_grad_norm=1.0),
+        2,
+        {"zero_optimization": {"stage": 2}},
+    )
+    input_ids = batches(tiny_tokenizer, 1)[0]
+    engine.backward(engine.module(input_ids=input_ids, labels=input_ids).loss)
+    with pytest.raises(ValueError, match="gradient_clipping"):
+        engine.step(0.5)
+    assert math.isfinite(engine.step(1.0))  # the same limit (or looser) is what it does
+
+
 def test_checkpoint_round_trip_continues_identically(tiny_tokenizer, tmp_path):
     optim = OptimConfig(learning_rate=1e-2, warmup_steps=1)
     inputs = batches(tiny_tokenizer, 4)

@@ -93,12 +93,13 @@ def test_deepspeed_chat_defaults() -> None:
 
 class FakeEngine:
     def __init__(self, norm: float) -> None:
-        self.losses, self.norm = [], norm
+        self.losses, self.norm, self.max_norms = [], norm, []
 
     def backward(self, loss: torch.Tensor) -> None:
         self.losses.append(float(loss))
 
-    def step(self) -> float:
+    def step(self, max_grad_norm: float | None = None) -> float:
+        self.max_norms.append(max_grad_norm)
         return self.norm
 
 
@@ -113,6 +114,40 @@ def test_engine_stepper_gives_each_engine_its_own_loss() -> None:
     shared = FakeEngine(2.0)
     assert EngineStepper(shared).step(terms, config) == 2.0
     assert shared.losses == [pytest.approx(1.0 - 0.05 + config.vf_coef * 2.0)]
+
+
+def test_engine_stepper_clips_to_ppo_max_grad_norm(tiny_tokenizer) -> None:
+    """ppo.max_grad_norm reaches the engines: an engine with no clip of its own is clipped."""
+    from rlhf_text.engine import OptimConfig, TrainEngine
+    from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm
+
+    config = text_ppo_defaults()
+    config.max_grad_norm = 1e-3
+    actor, critic = FakeEngine(1.0), FakeEngine(1.0)
+    EngineStepper(actor, critic).step(_terms(), config)
+    assert actor.max_norms == critic.max_norms == [1e-3]
+
+    def stepped(optim: OptimConfig, max_grad_norm: float | None) -> torch.Tensor:
+        model = tiny_causal_lm(tiny_tokenizer, TinyModelConfig(n_layer=1, n_embd=16), seed=0)
+        engine = TrainEngine(model.eval(), optim, 1)
+        ids = torch.tensor([tiny_tokenizer("the cat sat on the mat")["input_ids"]])
+        loss = model(input_ids=ids, labels=ids).loss
+        config.max_grad_norm = max_grad_norm
+        terms = PPOLossTerms(loss, torch.tensor(0.0), torch.tensor(0.0), loss, loss)
+        assert EngineStepper(engine).step(terms, config) > 1e-3  # so the clip bites
+        return model.transformer.wte.weight.detach().clone()
+
+    # adam_eps=1: the update scales with the (clipped) gradient instead of its sign
+    unclipped = OptimConfig(max_grad_norm=None, adam_eps=1.0, lr_scheduler="constant")
+    own_clip = OptimConfig(max_grad_norm=1e-3, adam_eps=1.0, lr_scheduler="constant")
+    expected = stepped(own_clip, None)
+    torch.testing.assert_close(stepped(unclipped, 1e-3), expected)  # ppo's clip applies
+    torch.testing.assert_close(stepped(own_clip, 10.0), expected)  # the smaller one wins
+    assert not torch.allclose(stepped(unclipped, None), expected)
+
+
+def _terms() -> PPOLossTerms:
+    return PPOLossTerms(*(torch.tensor(v) for v in (1.0, 2.0, 0.5, 0.0, 0.0)))
 
 
 def test_sequence_logprobs_match_token_by_token(tiny_tokenizer, tiny_lm) -> None:
