@@ -16,6 +16,8 @@ Sources (:attr:`DataConfig.source`):
 | ``*.parquet``  | one row per record (pyarrow)                         | carved, by prompt    |
 | anything else  | hub: ``datasets.load_dataset(source, split=split)``  | named, or carved     |
 
+(:mod:`rlhf_text.data_sources` reads them; this module checks and splits the rows.)
+
 A row is bad when it is not a mapping, lacks one of the three fields, has one that is not a
 string or is blank, or has ``chosen == rejected`` (after stripping whitespace). Bad rows are
 never dropped silently: with ``on_bad_rows="error"`` one ``ValueError`` lists them (split, row
@@ -37,13 +39,14 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
+
+from rlhf_text.data_sources import LOCAL_SUFFIXES as LOCAL_SUFFIXES  # re-exported
+from rlhf_text.data_sources import read_source
 
 logger = logging.getLogger(__name__)
 
 TEXT_FIELDS = ("prompt", "chosen", "rejected")
-LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
 MAX_LISTED_BAD_ROWS = 20
 """How many bad rows the error message lists before "... and N more"."""
 
@@ -254,67 +257,12 @@ def row_problems(row: Any) -> list[str]:
     return problems
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
-    """(line number, row) for each non-blank line; a line that is not JSON stays as its error."""
-    rows: list[tuple[int, Any]] = []
-    with path.open(encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            if line.strip():
-                try:
-                    rows.append((number, json.loads(line)))
-                except json.JSONDecodeError as err:
-                    rows.append((number, err))
-    return rows
-
-
-def _read_json(path: Path, names: dict[str, str]) -> dict[str, list[Any]]:
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON: {err}") from err
-    if isinstance(content, list):
-        if "eval" in names:
-            raise ValueError(f"{path} holds one list of rows, so it has no split {names['eval']!r}")
-        return {"train": content}
-    if not isinstance(content, dict):
-        raise ValueError(f"{path}: expected a list of rows or a mapping of split names to rows")
-    for name in names.values():
-        if not isinstance(content.get(name), list):
-            raise ValueError(f"{path}: no split {name!r} (a list of rows); has {sorted(content)}")
-    return {role: content[name] for role, name in names.items()}
-
-
-def _read_parquet(path: Path) -> list[Any]:
-    try:
-        import pyarrow.parquet as pq  # only parquet sources need pyarrow
-    except ImportError as err:
-        raise ImportError(f"reading {path} needs pyarrow: pip install pyarrow") from err
-    return pq.read_table(path).to_pylist()
-
-
 def _read_source(config: DataConfig) -> dict[str, list[tuple[int, Any]]]:
     """Numbered raw rows per role: ``"train"``, and ``"eval"`` for a named eval split."""
-    source, names = config.source, {"train": config.split}
+    names = {"train": config.split}
     if config.eval_split is not None:
-        if source == "embedded" or source.endswith((".jsonl", ".parquet")):
-            raise ValueError(f"{source} has no named splits: use eval_fraction, not eval_split")
         names["eval"] = config.eval_split
-    if source == "embedded":
-        from rlhf_text.default_data import embedded_rows
-
-        raw = {"train": embedded_rows(config.seed)}
-    elif source.endswith(LOCAL_SUFFIXES):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"data file not found: {path}")
-        if path.suffix == ".jsonl":
-            return {"train": _read_jsonl(path)}
-        raw = _read_json(path, names) if path.suffix == ".json" else {"train": _read_parquet(path)}
-    else:
-        import datasets  # imported here: only hub sources need it, and it is slow to import
-
-        raw = {role: list(datasets.load_dataset(source, split=n)) for role, n in names.items()}
-    return {role: list(enumerate(rows, start=1)) for role, rows in raw.items()}
+    return read_source(config.source, names, config.seed)
 
 
 def _check_rows(
