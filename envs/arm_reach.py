@@ -12,12 +12,13 @@ import numpy as np
 from gymnasium import spaces, utils
 from gymnasium.envs.mujoco import MujocoEnv
 
+from envs._arm_checks import CONTROL_MODES, check_args, checked_action, raise_bad_action
 from envs._arm_model import ArmModel, contiguous, load_arm
+from envs._arm_observation import ObservationBuffer
+from envs._arm_reward import UserReward
 from envs._workspace import Workspace, estimate_workspace
-from envs.rewards import resolve_callable
 
-CONTROL_MODES = ("position", "torque")
-_ACTION_TOLERANCE = 1e-6
+__all__ = ["CONTROL_MODES", "ArmReachEnv", "ObservationBuffer", "raise_bad_action"]
 
 
 class ArmReachEnv(MujocoEnv, utils.EzPickle):
@@ -79,7 +80,9 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
     dict above (without `"reward_custom"`); it must not modify them and must return a finite
     real scalar, else `ValueError` naming the function. `reward_fn` may be a callable or an
     import path `"package.module:function"` (see `envs.rewards.resolve_callable`); pickling
-    the env (and async vector envs) needs a module-level function or an import path.
+    the env (and async vector envs) needs a module-level function or an import path. Its
+    signature is checked when the env is built: one that cannot take the three arguments is
+    a `ValueError` then, not at the first step.
 
     ## Starting State
     Controlled joints start at the home pose (keyframe `"home"`, else `qpos0`; for `arm5.xml`
@@ -170,14 +173,14 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             reset_noise_scale, target_reach_range, ee_site, joint_names, kp, kv, torque_limit,
             render_mode, width, height, camera_name, default_camera_config,
         )  # fmt: skip
-        _check_args(control_mode, frame_skip, max_delta, success_threshold, reset_noise_scale)
-        for name, weight in (
-            ("reward_dist_weight", reward_dist_weight),
-            ("reward_control_weight", reward_control_weight),
-            ("success_bonus", success_bonus),
-        ):
-            if not math.isfinite(weight):
-                raise ValueError(f"{name} must be finite, got {weight!r}")
+        weights = {
+            "reward_dist_weight": reward_dist_weight,
+            "reward_control_weight": reward_control_weight,
+            "success_bonus": success_bonus,
+        }
+        check_args(
+            control_mode, frame_skip, max_delta, success_threshold, reset_noise_scale, weights
+        )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
@@ -190,8 +193,7 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         self._max_delta = float(max_delta)
         self._reset_noise_scale = float(reset_noise_scale)
         self._position_mode = control_mode == "position"
-        self._reward_fn = None if reward_fn is None else resolve_callable(reward_fn)
-        self._reward_fn_name = reward_fn if isinstance(reward_fn, str) else _name(reward_fn)
+        self._reward_fn = None if reward_fn is None else UserReward(reward_fn)
 
         self.arm: ArmModel = load_arm(
             xml_file, ee_site=ee_site, joint_names=joint_names, control_mode=control_mode,
@@ -264,7 +266,7 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             observation (3n + 9,), reward, terminated (always False), truncated (always
             False; the TimeLimit wrapper truncates), info with the reward terms.
         """
-        action, values = self._checked_action(action)
+        action, values = checked_action(action, self._action_shape)
         if self._position_mode:
             self._ctrl[self._actuator_index] = self._move_servo_targets(action)
         else:
@@ -281,7 +283,7 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             math.sqrt(dx * dx + dy * dy + dz * dz), sum(map(operator.mul, values, values))
         )
         if self._reward_fn is not None:
-            reward = self._custom_reward(observation, action, info)
+            reward = self._reward_fn(observation, action, info)
             info["reward_custom"] = reward
         return observation, reward, False, False, info
 
@@ -387,97 +389,3 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         """Writes the observation into the preallocated buffer and returns a copy."""
         self._obs.write(self._qpos[self._qpos_index], self._qvel[self._qvel_index], self._ee_xpos)
         return self._obs.array.copy()
-
-    def _checked_action(self, action: np.ndarray) -> tuple[np.ndarray, list[float]]:
-        """The action as a float64 array and as a list, or a ValueError saying what is wrong."""
-        try:
-            array = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"action must be numeric, got {action!r}") from error
-        if array.shape != self._action_shape:
-            raise ValueError(f"action must have shape {self._action_shape}, got {array.shape}")
-        values = array.tolist()
-        # The sum is NaN or inf if any entry is, so the three checks cover NaN, inf and range.
-        bound = 1.0 + _ACTION_TOLERANCE
-        if not (math.isfinite(sum(values)) and max(values) <= bound and min(values) >= -bound):
-            raise_bad_action(array)
-        return array, values
-
-    def _custom_reward(
-        self, observation: np.ndarray, action: np.ndarray, info: dict[str, Any]
-    ) -> float:
-        """Calls `reward_fn` and checks that it returned one finite real number."""
-        value = self._reward_fn(observation, action, info)
-        if isinstance(value, (str, bytes, bool, np.bool_)) or np.ndim(value) != 0:
-            raise ValueError(
-                f"reward_fn {self._reward_fn_name} must return a finite float, got "
-                f"{type(value).__name__} {value!r}"
-            )
-        try:
-            reward = float(value)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"reward_fn {self._reward_fn_name} must return a finite float, got {value!r}"
-            ) from error
-        if not math.isfinite(reward):
-            raise ValueError(f"reward_fn {self._reward_fn_name} returned {reward}, not finite")
-        return reward
-
-
-class ObservationBuffer:
-    """The observation layout of the class docstring, over one `(3n + 9,)` array or `(N, 3n + 9)`.
-
-    Holds views of each block so that a step writes them in place; the target block is set at
-    reset and stays put.
-    """
-
-    def __init__(self, n: int, array: np.ndarray) -> None:
-        self.array = array
-        self.cos, self.sin = array[..., :n], array[..., n : 2 * n]
-        self.qvel, self.ee = array[..., 2 * n : 3 * n], array[..., 3 * n : 3 * n + 3]
-        self.target, self.delta = array[..., 3 * n + 3 : 3 * n + 6], array[..., 3 * n + 6 :]
-
-    def write(self, angles: np.ndarray, qvel: np.ndarray, ee: np.ndarray) -> None:
-        """Fills every block but the target from joint angles, velocities and fingertip."""
-        np.cos(angles, out=self.cos)
-        np.sin(angles, out=self.sin)
-        self.qvel[...] = qvel
-        self.ee[...] = ee
-        np.subtract(self.target, ee, out=self.delta)
-
-
-def raise_bad_action(array: np.ndarray) -> None:
-    """Raises the ValueError for an action (or a batch) with NaN, inf or an entry beyond 1."""
-    if not np.isfinite(array).all():
-        raise ValueError(f"action contains NaN or inf: {array}")
-    raise ValueError(
-        f"action {array} is outside the action space [-1, 1] (largest |a| = "
-        f"{np.abs(array).max():.6g}); actions are not clipped"
-    )
-
-
-def _check_args(
-    control_mode: str,
-    frame_skip: int,
-    max_delta: float,
-    success_threshold: float,
-    reset_noise_scale: float,
-) -> None:
-    """Raises ValueError for a constructor argument out of its domain."""
-    if control_mode not in CONTROL_MODES:
-        raise ValueError(f"control_mode must be one of {CONTROL_MODES}, got {control_mode!r}")
-    if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)):
-        raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
-    if frame_skip <= 0:
-        raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
-    for name, value in (("max_delta", max_delta), ("success_threshold", success_threshold)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be positive and finite, got {value!r}")
-    if not (math.isfinite(reset_noise_scale) and reset_noise_scale >= 0):
-        raise ValueError(f"reset_noise_scale must be >= 0 and finite, got {reset_noise_scale!r}")
-
-
-def _name(function: Callable[..., Any] | None) -> str:
-    """module.qualname of a function, for error messages."""
-    qualname = getattr(function, "__qualname__", type(function).__name__)
-    return f"{getattr(function, '__module__', '?')}.{qualname}"

@@ -24,7 +24,9 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.arm_reach import _ACTION_TOLERANCE, ArmReachEnv, ObservationBuffer, raise_bad_action
+from envs._arm_checks import ACTION_TOLERANCE, raise_bad_action
+from envs._arm_observation import ObservationBuffer
+from envs.arm_reach import ArmReachEnv
 
 # info keys present for every arm at every step (a reset reports them too)
 _ALWAYS = ("distance", "is_success")
@@ -86,7 +88,7 @@ class ArmReachVectorEnv(VectorEnv):
         self._elapsed = np.zeros(num_envs, np.int64)
         self._autoreset = np.zeros(num_envs, bool)
         self._needs_reset = True
-        self._bound = 1.0 + _ACTION_TOLERANCE
+        self._bound = 1.0 + ACTION_TOLERANCE
 
     # -- Gymnasium VectorEnv API -------------------------------------------------------------
 
@@ -229,6 +231,6 @@ class ArmReachVectorEnv(VectorEnv):
             if self._autoreset[i]:
                 continue
             arm_info = {key: value[i].item() for key, value in info.items()}
-            rewards[i] = env._custom_reward(self._observations[i].copy(), actions[i], arm_info)
+            rewards[i] = env._reward_fn(self._observations[i].copy(), actions[i], arm_info)
         info["reward_custom"] = rewards
         return rewards

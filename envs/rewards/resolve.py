@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _FORMAT = "'package.module:function' or 'package.module:Class.attribute'"
@@ -49,3 +50,32 @@ def resolve_callable(spec: str | Callable[..., Any]) -> Callable[..., Any]:
     if not callable(obj):
         raise ValueError(f"{spec!r} names a {type(obj).__name__}, which is not callable")
     return obj
+
+
+def check_call_signature(
+    function: Callable[..., Any], arguments: Sequence[str], label: str
+) -> None:
+    """Checks, when an env is built, that `function` can be called with `arguments`.
+
+    A reward function is called at every step; a wrong signature found there would stop a
+    run after its set-up, as a TypeError far from the config that named the function.
+
+    Args:
+        function: The callable.
+        arguments: The names of the positional arguments it will be given.
+        label: How errors name the function (e.g. ``"reward_fn my_rewards:shaped"``).
+
+    Raises:
+        ValueError: Naming `label`, the arguments it must take and the signature it has.
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # some builtins have no signature: checked when called
+        return
+    try:
+        signature.bind(*arguments)
+    except TypeError as error:
+        raise ValueError(
+            f"{label} must take ({', '.join(arguments)}), but its signature is {signature} "
+            f"({error})"
+        ) from error

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from envs.rewards.resolve import resolve_callable
+from envs.rewards.resolve import check_call_signature, resolve_callable
 
 __all__ = [
     "CallableReward",
@@ -178,6 +178,7 @@ class CallableReward:
     def __init__(self, fn: Callable[[list[str], list[str]], Any] | str, name: str | None = None):
         self.fn = resolve_callable(fn)
         self.name = name if name is not None else reward_name(self.fn)
+        check_call_signature(self.fn, ("prompts", "responses"), f"text reward {self.name}")
 
     def score(self, prompts: list[str], responses: list[str]) -> np.ndarray:
         """Returns `fn`'s scores, checked, float64 of shape (n,)."""

@@ -206,6 +206,36 @@ def test_reward_fn_bad_import_path_is_a_clear_error() -> None:
         ArmReachEnv(reward_fn="tests.envs.test_arm_reach:no_such_function")
 
 
+def reward_of_two_arguments(observation: np.ndarray, action: np.ndarray) -> float:
+    """A reward_fn missing its `info` argument."""
+    return 0.0
+
+
+@pytest.mark.parametrize(
+    "reward_fn",
+    [reward_of_two_arguments, "tests.envs.test_arm_reach:reward_of_two_arguments", len],
+)
+def test_reward_fn_with_the_wrong_signature_fails_when_the_env_is_built(reward_fn: object) -> None:
+    """Not at the first step: a run would otherwise stop after its whole set-up."""
+    with pytest.raises(ValueError, match=r"must take \(observation, action, info\)"):
+        ArmReachEnv(reward_fn=reward_fn)
+    with pytest.raises(ValueError, match="reward_of_two_arguments|builtins.len"):
+        gymnasium.make_vec(envs.ARM_REACH_ID, num_envs=2, reward_fn=reward_fn)
+
+
+def test_reward_fn_signatures_that_take_three_arguments_are_accepted() -> None:
+    def with_defaults(observation, action, info=None, scale=1.0):  # noqa: ANN001, ANN202
+        return 0.0
+
+    def variadic(*args):  # noqa: ANN002, ANN202
+        return 0.0
+
+    for reward_fn in (with_defaults, variadic, lambda o, a, i: 0.0):
+        arm_env = ArmReachEnv(reward_fn=reward_fn)
+        arm_env.reset(seed=0)
+        assert arm_env.step(np.zeros(5))[1] == 0.0
+
+
 # -- starting state and targets ------------------------------------------------------------------
 
 

@@ -286,6 +286,16 @@ def test_build_from_dicts() -> None:
     np.testing.assert_allclose(total, [3.0, -0.1])
 
 
+def test_a_text_reward_function_with_the_wrong_signature_fails_when_built() -> None:
+    def three_arguments(prompts: list[str], responses: list[str], scale: float) -> list[float]:
+        return [scale] * len(responses)
+
+    with pytest.raises(ValueError, match=r"three_arguments must take \(prompts, responses\)"):
+        build_text_reward(three_arguments)
+    with pytest.raises(ValueError, match="must take"):
+        build_text_reward({"type": "callable", "fn": "builtins:len"})
+
+
 def test_build_from_import_paths_and_objects() -> None:
     function = build_text_reward("tests.envs.test_text_rewards:exclamation_bonus")
     assert isinstance(function, CallableReward)
