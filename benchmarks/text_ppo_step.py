@@ -64,113 +64,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from rlhf_text.ppo_bench import Clock, save_models, status_mb
+
 TRL_VERSION = "1.12.0"
-QUESTIONS = [
-    "How do I keep basil alive indoors?",
-    "What is a good way to start running?",
-    "Why is the sky blue?",
-    "How should I store fresh bread?",
-    "What does a compiler do?",
-    "How can I save money on groceries?",
-    "What is the capital of Japan?",
-    "How often should I water a cactus?",
-    "How do I make strong coffee?",
-    "What is the best way to learn chess?",
-    "Why do cats purr?",
-    "How do I clean a cast iron pan?",
-    "What is a black hole?",
-    "How do I tie a bowline knot?",
-    "Why do leaves change colour?",
-    "How can I sleep better at night?",
-]
-BACKGROUND = "The user and the assistant talk about everyday things, kindly and in detail."
-
-
-# -- shared setup ---------------------------------------------------------------------------
-
-
-def equal_length_prompts(tokenizer, count: int, length: int) -> list[str]:
-    """``count`` prompts that each encode to exactly ``length`` tokens (and decode back).
-
-    Every batch then has the same shape on both sides, whichever prompts each side draws.
-    """
-    prompts = []
-    for question in QUESTIONS * (count // len(QUESTIONS) + 1):
-        text = f"{BACKGROUND} {BACKGROUND}\n\nHuman: {question}\n\nAssistant:"
-        ids = tokenizer(text)["input_ids"]
-        for start in range(len(ids) - length, -1, -1):  # the longest suffix that round-trips
-            candidate = tokenizer.decode(ids[start : start + length])
-            if tokenizer(candidate)["input_ids"] == ids[start : start + length]:
-                break
-        else:
-            raise ValueError(f"no {length}-token suffix of {text!r} round-trips")
-        prompts.append(candidate)
-        if len(prompts) == count:
-            return prompts
-    raise AssertionError("unreachable")
-
-
-def save_models(root: Path, args: argparse.Namespace) -> None:
-    """Tokenizer, policy, value and reward model as ``save_pretrained`` directories."""
-    from rlhf_text.default_data import embedded_rows
-    from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, tiny_value_model, train_tokenizer
-
-    rows = embedded_rows()  # the offline pipeline's own texts, for a realistic vocabulary
-    texts = [row["prompt"] + row["chosen"] + row["rejected"] for row in rows]
-    texts += [f"{BACKGROUND}\n\nHuman: {q}\n\nAssistant:" for q in QUESTIONS]
-    tokenizer = train_tokenizer(texts, vocab_size=args.vocab, min_frequency=1)
-    size = TinyModelConfig(
-        n_layer=args.layers, n_embd=args.hidden, n_head=args.heads,
-        n_positions=2 * (args.prompt_len + args.new_tokens),
-    )  # fmt: skip
-    models = {
-        "policy": tiny_causal_lm(tokenizer, size, seed=0),
-        "value": tiny_value_model(tokenizer, size, seed=1),
-        "reward": tiny_value_model(tokenizer, size, seed=2),
-    }
-    for name, model in models.items():
-        model.save_pretrained(root / name)
-        tokenizer.save_pretrained(root / name)
-    prompts = equal_length_prompts(tokenizer, args.batch_size, args.prompt_len)
-    (root / "prompts.json").write_text(json.dumps(prompts))
-
-
-def reset_peak_rss() -> float:
-    """Resets the kernel's RSS high-water mark; returns the current RSS in MB."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status_mb("VmRSS")
-
-
-def _status_mb(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024  # kB
-    raise KeyError(key)
 
 
 # -- the two workers ------------------------------------------------------------------------
-
-
-class Clock:
-    """Wall and CPU time at marks; the iterations are the spans between consecutive marks.
-
-    The mark that ends the warm-up also resets the RSS high-water mark, so the peak read at
-    the end is that of the counted iterations.
-    """
-
-    def __init__(self, warmup: int) -> None:
-        self.warmup = warmup
-        self.marks: list[tuple[float, float]] = []
-
-    def mark(self) -> None:
-        self.marks.append((time.perf_counter(), time.process_time()))
-        if len(self.marks) == self.warmup + 1:
-            reset_peak_rss()
-
-    def spans(self) -> tuple[list[float], list[float]]:
-        """Wall and CPU seconds of each counted iteration."""
-        pairs = list(zip(self.marks, self.marks[1:], strict=False))[self.warmup :]
-        return [b[0] - a[0] for a, b in pairs], [b[1] - a[1] for a, b in pairs]
 
 
 def run_ours(root: Path, args: argparse.Namespace) -> dict:
@@ -223,7 +122,7 @@ def run_ours(root: Path, args: argparse.Namespace) -> dict:
     generator = torch.Generator().manual_seed(config.seed)
     kl_controller = KLController(config.kl)
     gc.collect()
-    loaded = _status_mb("VmRSS")
+    loaded = status_mb("VmRSS")
     clock = Clock(args.warmup)
     clock.mark()
     for _ in range(iterations):
@@ -327,7 +226,7 @@ def run_trl(root: Path, args: argparse.Namespace) -> dict:
         callbacks=[StepMarks()],
     )
     gc.collect()
-    loaded = _status_mb("VmRSS")
+    loaded = status_mb("VmRSS")
     trainer.train()
     assert len(clock.marks) == iterations + 1, len(clock.marks)
     wall, cpu = clock.spans()
@@ -341,7 +240,7 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     run = run_ours if args.worker == "ours" else run_trl
     result = run(Path(args.models), args)
-    result.update(side=args.worker, peak_mb=_status_mb("VmHWM"), threads=torch.get_num_threads())
+    result.update(side=args.worker, peak_mb=status_mb("VmHWM"), threads=torch.get_num_threads())
     print("RESULT " + json.dumps(result), flush=True)
 
 
@@ -392,7 +291,10 @@ def main() -> None:
     results: dict[str, list[dict]] = {"ours": [], "trl": []}
     with tempfile.TemporaryDirectory(prefix="ppo-step-") as tmp:
         root = Path(tmp)
-        save_models(root, args)
+        save_models(
+            root, vocab=args.vocab, layers=args.layers, hidden=args.hidden, heads=args.heads,
+            prompt_len=args.prompt_len, new_tokens=args.new_tokens, batch_size=args.batch_size,
+        )  # fmt: skip
         for round_index in range(args.rounds):
             order = ("ours", "trl") if round_index % 2 == 0 else ("trl", "ours")
             for side in order:
