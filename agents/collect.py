@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
-from agents.policy import ActorCritic
+from agents.policy import ActorCritic, ScoresRollouts
 from agents.rollout import Observation, RolloutBatch
 
 
@@ -197,7 +197,7 @@ def collect_rollout(
     logprobs = torch.stack(logprob_steps)  # (steps, N)
     rewards, mask = torch.from_numpy(rewards), torch.from_numpy(mask)
     terminated, truncated = torch.from_numpy(terminated), torch.from_numpy(truncated)
-    scores_batch = deferred_values and hasattr(policy, "rollout_values")
+    scores_batch = deferred_values and isinstance(policy, ScoresRollouts)
     if scores_batch:
         values = torch.zeros(steps, n)  # rollout_values fills them below
     elif deferred_values:

@@ -138,7 +138,8 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{prefix or cls.__name__}: {err}") from err
+        # prefix is the dotted path with its trailing dot ("run."): the message names "run"
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {err}") from err
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.diag_gaussian import entropy as diag_entropy
+from agents.diag_gaussian import log_prob_from_standardised
 from agents.gaussian_grad import LossValues, loss_and_grad
 from agents.normalize import RunningNormalizer
 from agents.policy import ActOutput, EvalOutput
-
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def gaussian_log_prob(
@@ -26,7 +26,7 @@ def gaussian_log_prob(
     object construction cost more than a small MLP's forward pass on every env step.
     """
     z = (actions - mean) * torch.exp(-log_std)
-    return (-0.5 * z.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)
+    return log_prob_from_standardised(z.pow(2).sum(-1), log_std.sum(), log_std.shape[-1])
 
 
 def _numpy_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -171,7 +171,9 @@ class GaussianActorCritic(nn.Module):
         actions = mean + noise * self.log_std.exp()
         # the standardised action is the noise itself: log N(a; mean, std) from it directly
         # (five ops instead of gaussian_log_prob's nine; equal to float32 rounding)
-        logprobs = (-0.5 * noise.pow(2) - self.log_std - _HALF_LOG_2PI).sum(-1)
+        logprobs = log_prob_from_standardised(
+            noise.pow(2).sum(-1), self.log_std.sum(), self.action_dim
+        )
         return ActOutput(actions, logprobs, None, state)
 
     def evaluate(
@@ -187,7 +189,7 @@ class GaussianActorCritic(nn.Module):
         mean = F.linear(actor_hidden, self.actor_head.weight, self.actor_head.bias)
         mean = mean.reshape(*lead, self.action_dim)  # (B, T, A)
         values = F.linear(critic_hidden, self.critic_head.weight, self.critic_head.bias)
-        entropy = (0.5 + _HALF_LOG_2PI + self.log_std).sum().expand(lead)
+        entropy = diag_entropy(self.log_std.sum(), self.action_dim).expand(lead)
         return EvalOutput(
             logprobs=gaussian_log_prob(actions, mean, self.log_std),
             entropy=entropy,

@@ -19,12 +19,13 @@ where the two sides tie (the ratio inside the clip range) its derivative in ``r`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+from agents.diag_gaussian import entropy as diag_entropy
+from agents.diag_gaussian import log_prob_from_standardised
+
 _sum = np.add.reduce
 
 
@@ -93,7 +94,7 @@ def loss_and_grad(
     inv_std = np.exp(-log_std)
     z = (actions - mean) * inv_std  # (n, A) standardised actions
     log_std_sum = float(_sum(log_std))
-    logprobs = _sum(z * z, 1) * -0.5 - (log_std_sum + log_std.shape[0] * _HALF_LOG_2PI)
+    logprobs = log_prob_from_standardised(_sum(z * z, 1), log_std_sum, log_std.shape[0])
     logratio = logprobs - old_logprobs
     ratio = np.exp(logratio)
     neg_advantages = -advantages
@@ -104,7 +105,7 @@ def loss_and_grad(
     losses = LossValues(
         policy_loss=float(_sum(np.maximum(unclipped, clipped))) / n,
         value_loss=0.5 * float(value_error @ value_error) / n,
-        entropy=log_std_sum + log_std.shape[0] * (0.5 + _HALF_LOG_2PI),
+        entropy=diag_entropy(log_std_sum, log_std.shape[0]),
         approx_kl=float(_sum(ratio_minus_one - logratio)) / n,
         clipfrac=float(np.count_nonzero(np.abs(ratio_minus_one) > clip_coef)) / n,
     )

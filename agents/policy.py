@@ -47,3 +47,42 @@ class ActorCritic(Protocol):
     def value(self, observations: Observation, state: Any = None) -> torch.Tensor: ...
 
     def parameters(self, recurse: bool = True): ...
+
+
+# -- optional capabilities, declared instead of probed --------------------------------------
+
+
+@runtime_checkable
+class ScoresRollouts(Protocol):
+    """A policy whose critic scores a whole rollout in one pass (a language model's critic
+    reads the full text); ``collect_rollout`` calls it when ``act`` left the values out."""
+
+    def rollout_values(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns ``(values, next_values)``, each ``(B, T)``."""
+        ...
+
+
+@runtime_checkable
+class NormalizesObservations(Protocol):
+    """A policy that keeps running observation statistics; the training loop feeds it each
+    rollout's real observations after the update."""
+
+    def update_normalizer(self, observations: torch.Tensor) -> None: ...
+
+
+@runtime_checkable
+class ClosedFormPPO(Protocol):
+    """A policy that computes a PPO minibatch's losses and their gradient without autograd
+    (``GaussianActorCritic``, :mod:`agents.gaussian_grad`); see ``PPOConfig.loss_backend``."""
+
+    def ppo_loss_and_grad(
+        self,
+        minibatch: dict[str, Any],
+        advantages: torch.Tensor,
+        clip_coef: float,
+        vf_coef: float,
+        ent_coef: float,
+        value_clip_coef: float | None,
+    ) -> Any:
+        """The loss terms (gradient written into ``.grad``), or None where it cannot apply."""
+        ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -9,7 +11,7 @@ import torch
 
 from agents.flat import FlatParameter
 from agents.losses import PPOLossTerms, explained_variance, masked_whiten, ppo_losses
-from agents.policy import ActorCritic
+from agents.policy import ActorCritic, ClosedFormPPO
 from agents.rollout import RolloutBatch
 
 
@@ -42,6 +44,10 @@ class PPOConfig:
     """discount factor"""
     gae_lambda: float = 0.95
     """GAE lambda"""
+    loss_backend: Literal["auto", "autograd", "closed_form"] = "auto"
+    """how a minibatch's gradient is computed: 'autograd' (evaluate, ppo_losses, backward),
+    'closed_form' (the policy's own formula, :class:`agents.policy.ClosedFormPPO`; an error
+    where it cannot apply), 'auto' (closed form where it applies, said once)"""
 
     def __post_init__(self) -> None:
         if self.update_epochs < 1 or self.num_minibatches < 1:
@@ -50,6 +56,10 @@ class PPOConfig:
             raise ValueError(f"clip_coef must be in (0, 1), got {self.clip_coef}")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.gae_lambda <= 1.0):
             raise ValueError("gamma and gae_lambda must be in [0, 1]")
+        if self.loss_backend not in ("auto", "autograd", "closed_form"):
+            raise ValueError(
+                f"loss_backend must be auto, autograd or closed_form, not {self.loss_backend!r}"
+            )
 
 
 class Stepper(Protocol):
@@ -119,11 +129,11 @@ def ppo_update(
         config: the coefficients.
         generator: the RNG for minibatch shuffling (seeded runs repeat exactly).
 
-    A policy with ``ppo_loss_and_grad`` (:class:`~agents.gaussian.GaussianActorCritic`)
-    computes each minibatch's losses and their gradient in closed form instead of through
-    ``evaluate``, :func:`~agents.losses.ppo_losses` and autograd, when ``optimizer`` steps
-    exactly its parameters and the method accepts the minibatch (it returns None for what it
-    does not cover); the two agree within float rounding (tests/agents/test_gaussian_grad.py).
+    ``config.loss_backend`` picks how each minibatch's gradient is computed (see
+    :func:`choose_loss_backend`): a :class:`~agents.policy.ClosedFormPPO` policy
+    (:class:`~agents.gaussian.GaussianActorCritic`) computes its losses and their gradient in
+    closed form instead of through ``evaluate``, :func:`~agents.losses.ppo_losses` and
+    autograd; the two agree within float rounding (tests/agents/test_gaussian_grad.py).
 
     Returns:
         Metrics averaged over the minibatches run: ``loss/policy``, ``loss/value``,
@@ -134,12 +144,11 @@ def ppo_update(
     if batch.advantages is None or batch.returns is None:
         raise ValueError("batch has no advantages/returns: run compute_gae first")
     stepper = TorchStepper(optimizer) if isinstance(optimizer, torch.optim.Optimizer) else optimizer
-    # A policy that knows its loss gradient in closed form (GaussianActorCritic) computes it
-    # without autograd when the optimiser steps exactly its parameters.
-    closed_form = getattr(policy, "ppo_loss_and_grad", None)
-    if not (isinstance(stepper, TorchStepper) and stepper.steps_exactly(policy)):
-        closed_form = None
+    closed_form = choose_loss_backend(policy, stepper, config.loss_backend)
     source = _Minibatches.of(batch, config.minibatch_over)
+    # exactly num_minibatches per epoch (fewer only when there are fewer rows); when the
+    # rows do not divide, the remainder of each shuffle sits the epoch out
+    num_minibatches = min(config.num_minibatches, source.size)
     minibatch_size = max(1, source.size // config.num_minibatches)
 
     sums = torch.zeros(len(_LOSS_METRICS))
@@ -149,7 +158,7 @@ def ppo_update(
     for _ in range(config.update_epochs):
         # one gather per field and epoch; the minibatches are then slices (views) of it
         shuffled = source.take(torch.randperm(source.size, generator=generator))
-        for start in range(0, source.size - minibatch_size + 1, minibatch_size):
+        for start in range(0, num_minibatches * minibatch_size, minibatch_size):
             mb = _rows(shuffled, slice(start, start + minibatch_size))
             advantages = mb["advantages"]
             if config.norm_adv:
@@ -158,6 +167,11 @@ def ppo_update(
                 mb, advantages, config.clip_coef, config.vf_coef, config.ent_coef,
                 config.value_clip_coef,
             )  # fmt: skip
+            if closed_form is not None and not closed and config.loss_backend == "closed_form":
+                raise ValueError(
+                    "ppo.loss_backend=closed_form: the policy's closed form does not cover "
+                    "this minibatch (masks, a clipped value loss or float64); use auto"
+                )
             if closed:  # the losses as floats, their gradient already in .grad
                 terms = closed
                 row = torch.tensor([getattr(closed, name) for name in _LOSS_METRICS.values()])
@@ -200,6 +214,41 @@ def ppo_update(
     metrics["train/epochs"] = float(epochs)
     metrics["train/minibatches"] = float(minibatches)
     return metrics
+
+
+_ANNOUNCED: set[tuple[str, str]] = set()
+
+
+def choose_loss_backend(
+    policy: ActorCritic, stepper: Stepper, backend: str
+) -> Callable[..., Any] | None:
+    """The policy's closed-form loss-and-gradient method, or None for autograd.
+
+    The closed form applies to a :class:`~agents.policy.ClosedFormPPO` policy whose optimiser
+    steps exactly its parameters (it writes their ``.grad``). ``'auto'`` says once per
+    process and policy type which backend runs.
+
+    Raises:
+        ValueError: ``'closed_form'`` where it cannot apply.
+    """
+    if backend == "autograd":
+        return None
+    applies = (
+        isinstance(policy, ClosedFormPPO)
+        and isinstance(stepper, TorchStepper)
+        and stepper.steps_exactly(policy)
+    )
+    if backend == "closed_form" and not applies:
+        raise ValueError(
+            f"ppo.loss_backend=closed_form: {type(policy).__name__} has no closed-form PPO "
+            "gradient, or its optimiser does not step exactly its parameters; use auto or "
+            "autograd"
+        )
+    choice = "closed_form" if applies else "autograd"
+    if backend == "auto" and (type(policy).__name__, choice) not in _ANNOUNCED:
+        _ANNOUNCED.add((type(policy).__name__, choice))
+        print(f"ppo.loss_backend=auto: {choice} for {type(policy).__name__}", file=sys.stderr)
+    return policy.ppo_loss_and_grad if applies else None
 
 
 # metric key -> PPOLossTerms field, summed over minibatches

@@ -16,14 +16,13 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401 - registers the RLHFGym/ env ids
-from agents.checkpoint import load_checkpoint
-from agents.config import ConfigError, from_dict, save_config
+from agents.checkpoint import CheckpointError, load_checkpoint, load_state_dict_strict
+from agents.config import ConfigError, from_dict, read_mapping
 from agents.flat import flatten_parameters
 from agents.gaussian import GaussianActorCritic
 from agents.ppo import PPOConfig
-from agents.train import CHECKPOINT_NAME, RunConfig, TrainResult, train
-
-CONFIG_NAME = "config.yaml"
+from agents.run_folder import CONFIG_NAME, commit_config, start_run
+from agents.train import RunConfig, TrainResult, train
 
 
 @dataclass
@@ -112,41 +111,66 @@ def make_optimizer(policy: GaussianActorCritic, run: RunConfig) -> torch.optim.A
 
 
 def train_from_config(
-    config: ContinuousConfig, resume: bool = True, stop_after: int | None = None
+    config: ContinuousConfig,
+    resume: bool = True,
+    stop_after: int | None = None,
+    allow_config_change: bool = False,
 ) -> TrainResult:
-    """Train as configured; the resolved config is saved as ``run_dir/config.yaml``."""
+    """Train as configured; the resolved config is saved as ``run_dir/config.yaml``.
+
+    Resuming a run under a changed config is refused (see :func:`agents.run_folder.check_resume`)
+    unless ``allow_config_change``; the config file is rewritten only once the checkpoint is
+    restored.
+    """
     run_dir = Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / CONFIG_NAME)
+    resuming = start_run(run_dir, config, resume, allow_config_change)
     torch.manual_seed(config.run.seed)  # the policy's initial weights
     env = make_vector_env(config.env)
     try:
         policy = build_policy(config, env)
         optimizer = make_optimizer(policy, config.run)
-        return train(env, policy, optimizer, config.ppo, config.run, run_dir, resume, stop_after)
+        return train(
+            env, policy, optimizer, config.ppo, config.run, run_dir, resuming, stop_after,
+            on_restored=lambda: commit_config(run_dir, config),
+        )  # fmt: skip
     finally:
         env.close()
 
 
 def load_run(run_dir: str | Path) -> tuple[ContinuousConfig, GaussianActorCritic]:
-    """The config and trained policy of a run folder written by :func:`train_from_config`."""
-    import yaml
+    """The config and trained policy of a run folder written by :func:`train_from_config`.
 
+    Opening a run folder from elsewhere is safe: the checkpoint is JSON and safetensors, and
+    nothing in it is executed (:mod:`agents.checkpoint`).
+    """
     run_dir = Path(run_dir)
-    config_path, ckpt_path = run_dir / CONFIG_NAME, run_dir / CHECKPOINT_NAME
+    config_path = run_dir / CONFIG_NAME
     if not run_dir.is_dir():
         raise FileNotFoundError(f"checkpoint directory not found: {run_dir}")
-    if not config_path.is_file() or not ckpt_path.is_file():
-        raise FileNotFoundError(
-            f"{run_dir} is not a run folder: it needs {CONFIG_NAME} and {CHECKPOINT_NAME}"
-        )
-    config = from_dict(ContinuousConfig, yaml.safe_load(config_path.read_text()))
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: it has no {CONFIG_NAME}")
+    config = from_dict(ContinuousConfig, read_mapping(config_path, "run config"))
     env = make_vector_env(config.env, num_envs=1)
     policy = build_policy(config, env)
     env.close()
-    policy.load_state_dict(load_checkpoint(ckpt_path)["policy"])
+    load_checkpoint(run_dir, {"parts": _PolicyOnly(policy)})
     policy.eval()
     return config, policy
+
+
+class _PolicyOnly:
+    """Restores just the policy from a training checkpoint's parts (no optimiser)."""
+
+    def __init__(self, policy: GaussianActorCritic) -> None:
+        self.policy = policy
+
+    def checkpoint_state(self, directory: Path) -> Any:  # pragma: no cover - read only
+        raise NotImplementedError
+
+    def restore_checkpoint(self, directory: Path, state: Any) -> None:
+        if not isinstance(state, dict) or "policy" not in state:
+            raise CheckpointError(f"{directory.parent} holds no policy")
+        load_state_dict_strict(self.policy, state["policy"], f"{directory.parent}: the policy")
 
 
 @torch.no_grad()

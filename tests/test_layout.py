@@ -52,7 +52,7 @@ def test_imports_point_down_only(package: str) -> None:
 
 def test_the_layout_test_sees_an_offence(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from envs.arm_reach import ArmReachEnv\n    import rlhf_text.data\n")
+    bad.write_text("def f():\n    from envs.arm_reach import ArmReach\n    import rlhf_text.data\n")
     assert imported_roots(bad) == {"envs", "rlhf_text"}
 
 

@@ -17,36 +17,34 @@ The label budget is spent by a schedule: a share up front on the initial policy'
 round's labels is held out of training and reports the reward model's accuracy.
 
 After every round the whole loop state (policy, optimisers, reward model, segments, labels,
-RNGs, counters) goes to ``run_dir/prefs_state.pt`` atomically; running the same config again
-continues after the last finished round and ends where an uninterrupted run would.
+RNGs, counters) goes to the run's checkpoint atomically (:mod:`rlhf_arm.prefs.state`);
+running the same config again continues after the last finished round and ends where an
+uninterrupted run would.
 """
 
 from __future__ import annotations
 
 import math
-import pickle
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from agents.config import ConfigError, save_config, to_dict
+from agents.config import ConfigError, save_config
 from agents.logger import MetricsLogger
-from agents.train import CHECKPOINT_NAME, limit_cpu_threads, train
+from agents.run_folder import CONFIG_NAME, commit_config, start_run
+from agents.train import limit_cpu_threads, train
 from rlhf_arm.experiment import (
-    CONFIG_NAME,
     build_policy,
     evaluate_policy,
     make_optimizer,
     make_vector_env,
 )
 from rlhf_arm.prefs.config import PreferenceConfig, PrefsConfig
-from rlhf_arm.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
+from rlhf_arm.prefs.labels import Preferences, oracle_preferences, read_labels
 from rlhf_arm.prefs.reward_model import (
     NumpyReward,
     TrajectoryRewardModel,
@@ -56,10 +54,10 @@ from rlhf_arm.prefs.reward_model import (
     preference_variance,
 )
 from rlhf_arm.prefs.segments import SegmentPool, collect_segments
+from rlhf_arm.prefs.state import restore_state, save_round
 
 PREFS_CONFIG_NAME = "prefs_config.yaml"
-STATE_NAME = "prefs_state.pt"
-"""the whole loop's state after its last finished round (what a resumed run starts from)"""
+"""the preference run's own config (``config.yaml`` holds its PPO pieces for ``arm eval``)"""
 
 
 @dataclass
@@ -92,34 +90,30 @@ def label_schedule(config: PreferenceConfig) -> list[int]:
     return [initial, *allocate(config.label_budget - initial, weights)]
 
 
-def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two plain config mappings."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
-        return [
-            k for key in keys for k in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
-        ]
-    return [] if old == new else [prefix.rstrip(".")]
-
-
 def train_prefs(
-    config: PrefsConfig, resume: bool = True, stop_after_rounds: int | None = None
+    config: PrefsConfig,
+    resume: bool = True,
+    stop_after_rounds: int | None = None,
+    allow_config_change: bool = False,
 ) -> PrefsResult:
     """Runs the loop as configured (see the module docstring).
 
     Args:
         config: the run.
-        resume: continue after the last finished round saved in ``run_dir/prefs_state.pt``
-            (a crash or Ctrl-C loses at most the round in progress); False starts afresh.
+        resume: continue after the last finished round saved in the run's checkpoint (a
+            crash or Ctrl-C loses at most the round in progress); False starts afresh.
         stop_after_rounds: stop after this many rounds of this call (resume later).
+        allow_config_change: resume even though the config differs from the saved one.
 
     Returns:
         A :class:`PrefsResult` over every round so far (resumed ones included).
     """
+    resuming = start_run(config.run_dir, config, resume, allow_config_change, PREFS_CONFIG_NAME)
     loop = PreferenceLoop(config)
     try:
-        if resume and (loop.run_dir / STATE_NAME).exists():
-            loop.restore()
+        if resuming:
+            restore_state(loop)
+            commit_config(loop.run_dir, config, PREFS_CONFIG_NAME)
         return loop.run(stop_after_rounds)
     finally:
         loop.close()
@@ -184,8 +178,7 @@ class PreferenceLoop:
         total_iterations = max(config.prefs.rounds, config.run.total_timesteps // batch_steps)
         iterations = allocate(total_iterations, np.ones(config.prefs.rounds))
         result = PrefsResult(0, 0, 0.0, rounds=self.history)
-        # written here, after a restore has checked that the config is the saved run's
-        save_config(config, self.run_dir / PREFS_CONFIG_NAME)
+        # what `arm eval|video` read: the PPO pieces of the config
         save_config(config.continuous(), self.run_dir / CONFIG_NAME)
         # a resumed run drops the events the stopped one logged after its last saved round
         self.logger = MetricsLogger(self.run_dir / "tb", purge_step=self.global_step or None)
@@ -207,7 +200,7 @@ class PreferenceLoop:
             self.logger.log(metrics, self.global_step)
             self.history.append({"global_step": float(self.global_step), **metrics})
             self.next_round = round_index + 1
-            self.save(round_index, reward_fn)
+            save_round(self, round_index, reward_fn)
         result.global_step, result.labels_used = self.global_step, self.labels_used
         result.seconds = time.perf_counter() - start
         return result
@@ -386,76 +379,6 @@ class PreferenceLoop:
         if "mean_final_distance" in result:
             metrics["prefs/true_final_distance"] = result["mean_final_distance"]
         return metrics
-
-    # -- artefacts ---------------------------------------------------------------------------
-
-    def save(self, round_index: int, reward_fn: NumpyReward) -> None:
-        """Per round: the reward model (torch and numpy) and the policy; overall: the
-        segments, all labels (with a ``heldout`` flag) and a ``checkpoint.pt`` that
-        ``rlhf-gym arm eval|video`` read."""
-        folder = self.run_dir / "rounds" / f"round_{round_index:02d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.model.state_dict(), folder / "reward_model.pt")
-        with open(folder / "reward_fn.pkl", "wb") as file:
-            pickle.dump(reward_fn, file)
-        torch.save(self.policy.state_dict(), folder / "policy.pt")
-        if self.config.prefs.human_labels is None:
-            self.pool.save(self.run_dir / "segments.npz")
-            write_labels(
-                self.run_dir / "labels.jsonl",
-                self.train_labels + self.heldout_labels,
-                self.pool.ids,
-                heldout=np.arange(self.labels_used) >= len(self.train_labels),
-            )
-        save_checkpoint(
-            self.run_dir / CHECKPOINT_NAME,
-            {
-                "policy": self.policy.state_dict(),
-                "round": round_index,
-                "global_step": self.global_step,
-            },
-        )
-        save_checkpoint(self.run_dir / STATE_NAME, self.state())
-
-    def state(self) -> dict[str, Any]:
-        """Everything the rounds after ``next_round - 1`` depend on (one atomic file)."""
-        return {
-            "config": to_dict(self.config),
-            "next_round": self.next_round,
-            "history": self.history,
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "model": self.model.state_dict(),
-            "rm_optimizer": self.rm_optimizer.state_dict(),
-            "rng": self.rng.bit_generator.state,
-            "generator": self.generator.get_state(),
-            "global_rng": capture_rng(),
-            "pool": self.pool,
-            "train_labels": self.train_labels,
-            "heldout_labels": self.heldout_labels,
-            "counters": (self.global_step, self.ppo_iterations, self.fitted),
-        }
-
-    def restore(self) -> None:
-        """Continues from ``run_dir/prefs_state.pt``: the same result as a run never stopped."""
-        state = load_checkpoint(self.run_dir / STATE_NAME)
-        changed = _changed_keys(state["config"], to_dict(self.config))
-        if changed:
-            raise ValueError(
-                f"{self.run_dir} holds a run with a different config ({', '.join(changed)}): "
-                "start afresh (--fresh) or use another run_dir"
-            )
-        self.next_round, self.history = state["next_round"], state["history"]
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.model.load_state_dict(state["model"])
-        self.rm_optimizer.load_state_dict(state["rm_optimizer"])
-        self.rng.bit_generator.state = state["rng"]
-        self.generator.set_state(state["generator"])
-        restore_rng(state["global_rng"])
-        self.pool = state["pool"]
-        self.train_labels, self.heldout_labels = state["train_labels"], state["heldout_labels"]
-        self.global_step, self.ppo_iterations, self.fitted = state["counters"]
 
 
 def _same_start_pairs(rows: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:

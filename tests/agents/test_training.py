@@ -1,5 +1,7 @@
 """Collection, the update and the loop on a tiny continuous env: learning, determinism, resume."""
 
+import signal
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from agents import (
     start_collection,
     train,
 )
-from agents.checkpoint import env_snapshot, load_checkpoint
+from agents.checkpoint import env_snapshot, read_checkpoint
 from tests.agents.toy_envs import make_point_env
 
 PPO = PPOConfig(update_epochs=4, num_minibatches=4)
@@ -150,7 +152,7 @@ def test_same_seed_same_parameters():
 
 def test_save_load_gives_identical_deterministic_actions(tmp_path):
     policy, _ = _run(total=1024, seed=0, run_dir=tmp_path)
-    payload = load_checkpoint(tmp_path / "checkpoint.pt")
+    payload = read_checkpoint(tmp_path)["parts"]["parts"]
     restored = GaussianActorCritic(4, 2, hidden=(32, 32))
     restored.load_state_dict(payload["policy"])
     obs = torch.randn(64, 4) * 3
@@ -165,23 +167,23 @@ def test_stopped_and_resumed_run_ends_identical(tmp_path):
     full, full_result = _run(total=4096, seed=5)
     # 4096 / (4 envs * 32 steps) = 32 iterations; stop after 5 (checkpoint at 4), i.e. lose one
     _run(total=4096, seed=5, run_dir=tmp_path, stop_after=5)
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["iteration"] == 5
+    assert read_checkpoint(tmp_path)["loop"]["iteration"] == 5
     resumed, resumed_result = _run(total=4096, seed=5, run_dir=tmp_path)
     assert resumed_result.global_step == full_result.global_step
     assert torch.equal(_params(full), _params(resumed))
 
 
-def test_checkpoint_on_keyboard_interrupt(tmp_path):
+def test_checkpoint_on_ctrl_c(tmp_path):
     env, policy, optimizer = _setup()
     cfg = RunConfig(total_timesteps=4096, num_steps=32, checkpoint_every=100, progress=False)
 
     def interrupt(iteration, metrics):
         if iteration == 3:
-            raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C: the loop saves iteration 3 and stops
 
     with pytest.raises(KeyboardInterrupt):
         train(env, policy, optimizer, PPO, cfg, tmp_path, on_iteration=interrupt)
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["iteration"] == 3
+    assert read_checkpoint(tmp_path)["loop"]["iteration"] == 3
 
 
 def test_env_without_snapshot_resumes_from_a_seeded_reset(tmp_path):
@@ -199,7 +201,7 @@ def test_resume_with_an_optimiser_of_another_layout_says_to_start_afresh(tmp_pat
     env, policy, _ = _setup()
     flat_optimizer = torch.optim.Adam([flatten_parameters(policy)], lr=3e-3, eps=1e-5)
     cfg = RunConfig(total_timesteps=1024, num_steps=32, progress=False)
-    with pytest.raises(ValueError, match=r"checkpoint.pt: the saved optimiser state .*--fresh"):
+    with pytest.raises(ValueError, match=r"the saved optimiser state .*--fresh"):
         train(env, policy, flat_optimizer, PPO, cfg, tmp_path)
 
 

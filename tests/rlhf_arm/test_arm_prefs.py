@@ -10,8 +10,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import envs
+from agents.checkpoint import read_checkpoint
 from agents.config import ConfigError, load_config
 from agents.preference import pairwise_loss
 from rlhf_arm.prefs import (
@@ -31,6 +33,7 @@ from rlhf_arm.prefs import (
     train_prefs,
     write_labels,
 )
+from rlhf_arm.prefs.state import load_numpy_reward
 from rlhf_gym.cli import main
 
 REPO = Path(__file__).parents[2]
@@ -360,7 +363,7 @@ def test_same_start_pairing_labels_only_attempts_at_the_same_task(tmp_path: Path
     ]
     result = train_prefs(load_config(PrefsConfig, CONFIG, overrides))
     assert result.labels_used == 20  # the budget is spent whatever the grouping
-    saved = torch.load(tmp_path / "run" / "rounds" / "round_01" / "reward_model.pt")
+    saved = load_file(tmp_path / "run" / "rounds" / "round_01" / "reward_model.safetensors")
     assert saved["observation_indices"].tolist() == [21, 22, 23]
     pool = SegmentPool.load(tmp_path / "run" / "segments.npz")
     labels = read_labels(tmp_path / "run" / "labels.jsonl", pool.ids)
@@ -408,8 +411,10 @@ def test_tiny_loop_logs_and_saves_its_artefacts(tmp_path: Path, selection: str) 
         assert key in tags, key
     for round_index in (0, 1):
         folder = run_dir / "rounds" / f"round_{round_index:02d}"
-        for name in ("reward_model.pt", "reward_fn.pkl", "policy.pt"):
+        for name in ("reward_model.safetensors", "reward_fn.npz", "policy.safetensors"):
             assert (folder / name).is_file()
+    reward_fn = load_numpy_reward(run_dir / "rounds" / "round_01" / "reward_fn.npz")
+    assert np.isfinite(reward_fn(np.zeros(24), np.zeros(5)))
     pool = SegmentPool.load(run_dir / "segments.npz")
     labels = read_labels(run_dir / "labels.jsonl", pool.ids)
     assert len(labels) == 20 and pool.observations.shape[1:] == (20, 24)
@@ -462,8 +467,8 @@ def test_a_stopped_run_resumes_to_the_same_end(tmp_path: Path) -> None:
     assert [r["prefs/true_return"] for r in resumed.rounds] == [
         r["prefs/true_return"] for r in whole.rounds
     ]
-    expected = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["policy"]
-    actual = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["policy"]
+    expected = read_checkpoint(tmp_path / "a")["parts"]["parts"]["policy"]
+    actual = read_checkpoint(tmp_path / "b")["parts"]["parts"]["policy"]
     for name, value in expected.items():
         assert torch.equal(value, actual[name]), name
     assert (tmp_path / "a" / "labels.jsonl").read_text() == (
@@ -472,7 +477,7 @@ def test_a_stopped_run_resumes_to_the_same_end(tmp_path: Path) -> None:
     # a finished run resumed does nothing more; another config in the same folder is refused
     assert train_prefs(config).global_step == 800
     changed = load_config(PrefsConfig, CONFIG, [*TINY, f"run_dir={tmp_path / 'b'}", "run.seed=2"])
-    with pytest.raises(ValueError, match=r"different config \(run.seed\)"):
+    with pytest.raises(ValueError, match=r"another config \(run.seed changed\)"):
         train_prefs(changed)
     assert load_config(PrefsConfig, tmp_path / "b" / "prefs_config.yaml") == config
     assert train_prefs(changed, resume=False).global_step == 800
@@ -483,7 +488,7 @@ def test_cli_prefs_runs_with_overrides(tmp_path: Path, capsys: pytest.CaptureFix
     argv = ["arm", "prefs", "--config", CONFIG, f"run_dir={run_dir}", *TINY]
     assert main(argv) == 0
     assert "reward learned from 20 labels" in capsys.readouterr().out
-    assert (run_dir / "prefs_config.yaml").is_file() and (run_dir / "checkpoint.pt").is_file()
+    assert (run_dir / "prefs_config.yaml").is_file() and (run_dir / "checkpoint.json").is_file()
     assert main(["arm", "prefs", "--config", CONFIG, "prefs.selection=best"]) == 2
     assert "prefs.selection" in capsys.readouterr().err
 

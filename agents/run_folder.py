@@ -1,0 +1,96 @@
+"""One run folder for every command: its resolved config, and the rules for resuming it.
+
+``RUN/config.yaml`` records the config a run was started with. Resuming with a different
+config would silently mix two experiments (a new seed, clip range or learning rate halfway),
+so :func:`check_resume` refuses with the list of changed keys unless the user allows it. The
+config file is rewritten only after the checkpoint has been restored, so a resume that fails
+leaves the run folder as it was (and ``arm eval`` of it still works).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.checkpoint import has_checkpoint, remove_checkpoint
+from agents.config import ConfigError, save_config, to_dict
+
+CONFIG_NAME = "config.yaml"
+
+HARMLESS_KEYS = ("progress", "checkpoint_every", "sample_every", "num_samples", "run_dir")
+"""keys (at any depth) that may change on resume: they change how a run is watched and kept,
+not what it computes"""
+
+
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two plain-data configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = list(old) + [k for k in new if k not in old]
+        out: list[str] = []
+        for key in keys:
+            out += changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def check_resume(
+    run_dir: str | Path,
+    config: Any,
+    allow_config_change: bool = False,
+    config_name: str = CONFIG_NAME,
+) -> list[str]:
+    """Refuse to resume ``run_dir`` under a config that differs from the one it started with.
+
+    Returns:
+        The changed keys that were allowed (harmless ones, or all with
+        ``allow_config_change``).
+
+    Raises:
+        ConfigError: one line naming the changed keys and the flag that allows them.
+    """
+    path = Path(run_dir) / config_name
+    if not path.is_file():
+        return []
+    try:
+        saved = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    changed = changed_keys(saved, to_dict(config))
+    refused = [key for key in changed if key.rsplit(".", 1)[-1] not in HARMLESS_KEYS]
+    if refused and not allow_config_change:
+        shown = ", ".join(refused[:8]) + (" ..." if len(refused) > 8 else "")
+        raise ConfigError(
+            f"{run_dir} was started with another config ({shown} changed): resume with the "
+            "same config, start afresh with --fresh, or pass --allow-config-change"
+        )
+    return changed
+
+
+def start_run(
+    run_dir: str | Path,
+    config: Any,
+    resume: bool,
+    allow_config_change: bool = False,
+    config_name: str = CONFIG_NAME,
+) -> bool:
+    """Prepare ``run_dir`` for a run of ``config``; returns whether it resumes.
+
+    A fresh run (``resume`` False, or no checkpoint yet) forgets any old checkpoint and writes
+    ``config.yaml`` at once. A resumed run only checks the config here (see
+    :func:`check_resume`); call :func:`commit_config` once its checkpoint is restored.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and has_checkpoint(run_dir):
+        check_resume(run_dir, config, allow_config_change, config_name)
+        return True
+    remove_checkpoint(run_dir)
+    save_config(config, run_dir / config_name)
+    return False
+
+
+def commit_config(run_dir: str | Path, config: Any, config_name: str = CONFIG_NAME) -> None:
+    """Record ``config`` as the run's config (after a successful resume)."""
+    save_config(config, Path(run_dir) / config_name)
