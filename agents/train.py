@@ -313,6 +313,7 @@ def train(
                     env, policy, run_config.num_steps, loop.collect,
                     parts.collect_device, parts.keep_observations,
                 )  # fmt: skip
+                batch = batch.to(parts.collect_device)  # text on a GPU: one device for all
                 t1 = time.perf_counter()
                 metrics.update(parts.shape_rewards(batch))
                 batch.advantages, batch.returns = compute_gae(
@@ -334,10 +335,14 @@ def train(
                 for tag, markdown in extras.items():
                     if isinstance(markdown, str):
                         logger.text(tag, markdown, loop.global_step)
-                row = {"global_step": float(loop.global_step), **metrics}
+                row = {
+                    "iteration": float(loop.iteration),
+                    "global_step": float(loop.global_step),
+                    **metrics,
+                }
                 result.history.append(row)
                 if metrics_file is not None:
-                    write_metrics_row(metrics_file, {"iteration": loop.iteration, **row})
+                    write_metrics_row(metrics_file, row)
                 bar.update(batch_steps)
                 bar.set_postfix(_postfix(metrics), refresh=False)
                 if on_iteration is not None:

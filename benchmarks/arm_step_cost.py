@@ -198,8 +198,8 @@ def main() -> None:
         key: 1e6 * float(np.mean([row[key] for row in history])) / batch
         for key in ("time/rollout_s", "time/update_s")
     }
-    per_step["whole iteration (1 / charts/sps)"] = 1e6 / float(
-        np.mean([row["charts/sps"] for row in history])
+    per_step["whole iteration (1 / time/sps)"] = 1e6 / float(
+        np.mean([row["time/sps"] for row in history])
     )
 
     print(f"\n{config.env.id}, {n} envs, minibatch {size}, 1 torch and 1 BLAS thread\n")

@@ -80,7 +80,7 @@ def run_ours(root: Path, args: argparse.Namespace) -> dict:
     from rlhf_text.data import DataReport, PreferenceData, PreferencePair
     from rlhf_text.engine import OptimConfig
     from rlhf_text.models import ModelConfig
-    from rlhf_text.ppo import KLController, text_ppo_defaults
+    from rlhf_text.ppo import KLController, TextPPOConfig
     from rlhf_text.ppo_trainer import PPOTextConfig, TextEnvConfig, build_models, ppo_iteration
 
     prompts = json.loads((root / "prompts.json").read_text())
@@ -101,7 +101,7 @@ def run_ours(root: Path, args: argparse.Namespace) -> dict:
             stop_token_ids=[],  # no stop token: every response is new_tokens long
         ),
         ppo=replace(
-            text_ppo_defaults(), update_epochs=args.ppo_epochs, num_minibatches=args.minibatches
+            TextPPOConfig(), update_epochs=args.ppo_epochs, num_minibatches=args.minibatches
         ),
         actor_optim=OptimConfig(learning_rate=1e-5),
         critic_optim=OptimConfig(learning_rate=1e-5),
@@ -193,7 +193,7 @@ def run_trl(root: Path, args: argparse.Namespace) -> dict:
     dataset = Dataset.from_dict({"input_ids": [tokenizer(p)["input_ids"] for p in prompts]})
     assert {len(ids) for ids in dataset["input_ids"]} == {args.prompt_len}
     ppo_config = trl_ppo.PPOConfig(
-        output_dir=tempfile.mkdtemp(prefix="trl-ppo-"),
+        run_dir=tempfile.mkdtemp(prefix="trl-ppo-"),
         per_device_train_batch_size=args.batch_size,
         gradient_accumulation_steps=1,
         num_mini_batches=args.minibatches,

@@ -44,18 +44,18 @@ from rlhf_text.pipeline import PipelineConfig, run_pipeline
 
 @dataclass
 class DemoConfig:
-    """The demo: one arm run and one text pipeline under ``output_dir``, then a report."""
+    """The demo: one arm run and one text pipeline under ``run_dir``, then a report."""
 
-    output_dir: str = "runs/demo"
+    run_dir: str = "runs/demo"
     """``arm/``, ``text/`` and the report go here"""
     arm_config: str | None = "configs/arm/reach.yaml"
     """the arm's base config (a ContinuousConfig YAML); ``arm`` overrides it. None: defaults"""
     arm: ContinuousConfig = field(default_factory=ContinuousConfig)
-    """the arm run (``run_dir`` defaults to ``{output_dir}/arm``)"""
+    """the arm run (``run_dir`` defaults to ``{run_dir}/arm``)"""
     text_config: str | None = "configs/text/tiny.yaml"
     """the text pipeline's base config (a PipelineConfig YAML); ``text`` overrides it"""
     text: PipelineConfig = field(default_factory=PipelineConfig)
-    """the text pipeline (``output_dir`` defaults to ``{output_dir}/text``)"""
+    """the text pipeline (``run_dir`` defaults to ``{run_dir}/text``)"""
     eval_episodes: int = 100
     """deterministic evaluation episodes of the trained arm"""
     eval_seed: int = 12345
@@ -65,7 +65,7 @@ class DemoConfig:
     video_size: int = 320
     """video width and height in pixels"""
     video_name: str = "arm.gif"
-    """the video file in ``output_dir`` (.gif shows in every browser; .mp4 also works)"""
+    """the video file in ``run_dir`` (.gif shows in every browser; .mp4 also works)"""
     quick: dict[str, Any] = field(default_factory=dict)
     """overrides laid over this config by ``--quick`` (already applied when saved)"""
 
@@ -83,7 +83,7 @@ def load_demo_config(
 
     The ``arm`` and ``text`` sections override the YAML files named by ``arm_config`` and
     ``text_config`` (paths relative to the working directory, like every path in a config);
-    the worlds' run folders default to ``{output_dir}/arm`` and ``{output_dir}/text``.
+    the worlds' run folders default to ``{run_dir}/arm`` and ``{run_dir}/text``.
 
     Raises:
         ConfigError: a missing file, an unknown key or a wrong type (named, dotted).
@@ -95,10 +95,10 @@ def load_demo_config(
         data = deep_merge(data, data.get("quick", {}))
     for item in overrides:
         apply_override(data, item)
-    output_dir = str(data.get("output_dir", DemoConfig.output_dir))
+    run_dir = str(data.get("run_dir", DemoConfig.run_dir))
     for world, folder_key, default_base in (
         ("arm", "run_dir", DemoConfig.arm_config),
-        ("text", "output_dir", DemoConfig.text_config),
+        ("text", "run_dir", DemoConfig.text_config),
     ):
         base_path = data.get(f"{world}_config", default_base)
         base = read_mapping(base_path, f"{world}_config") if base_path else {}
@@ -106,7 +106,7 @@ def load_demo_config(
         if not isinstance(section, dict):
             raise ConfigError(f"{world}: expected a mapping, got {section!r}")
         # the base file's own run folder gives way to the demo's; the demo's sections win
-        data[world] = deep_merge(deep_merge(base, {folder_key: f"{output_dir}/{world}"}), section)
+        data[world] = deep_merge(deep_merge(base, {folder_key: f"{run_dir}/{world}"}), section)
     return from_dict(DemoConfig, data)
 
 
@@ -114,11 +114,13 @@ def run_demo(config: DemoConfig, resume: bool = True) -> dict[str, Any]:
     """Trains, evaluates and films the arm, runs the text pipeline, writes the report.
 
     Returns:
-        The headline numbers (also written to ``output_dir/summary.json``): ``arm``,
-        ``text`` (the pipeline's summary), ``seconds`` per stage and ``files``.
+        The headline numbers (also written to ``run_dir/summary.json``): ``arm``,
+        ``text`` (the pipeline's summary), ``train_seconds`` (each run's training time over
+        every invocation, :func:`train_seconds`), ``seconds`` per stage of this invocation
+        and ``files``.
     """
     _quiet_model_loading()
-    out = Path(config.output_dir)
+    out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
     seconds: dict[str, float] = {}
@@ -126,19 +128,63 @@ def run_demo(config: DemoConfig, resume: bool = True) -> dict[str, Any]:
 
     _stage(1, "arm: PPO learns to reach", config.arm.run_dir)
     arm = _run_arm(config, resume, seconds)
-    _stage(2, "text: SFT -> reward model -> PPO", config.text.output_dir)
+    _stage(2, "text: SFT -> reward model -> PPO", config.text.run_dir)
     tick = time.perf_counter()
     text = run_pipeline(config.text, resume=resume)
     seconds["text"] = time.perf_counter() - tick
 
     _stage(3, "report", str(out))
     tick = time.perf_counter()
-    summary = {"arm": arm, "text": text, "seconds": seconds}
+    # a resumed run trains for seconds (or not at all): the headline's time is the runs' own
+    summary = {"arm": arm, "text": text, "train_seconds": train_seconds(config)}
+    summary["seconds"] = seconds
     summary["files"] = write_demo_report(summary, config, out)
     seconds["report"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - start
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def train_seconds(config: DemoConfig) -> dict[str, float]:
+    """Seconds each run spent training, summed over every invocation that trained it.
+
+    The arm and text PPO log each iteration's time (``time/iteration_s`` in their
+    ``metrics.jsonl``, which a resume cuts back to its checkpoint). SFT and the reward model
+    log to TensorBoard only; each invocation writes one event file, and the span from its
+    creation to its last event is that invocation's training (with its evaluations).
+
+    Returns:
+        ``arm``, ``sft``, ``rm``, ``ppo`` and ``text`` (the three text steps together).
+    """
+    from rlhf_text.pipeline import resolve
+
+    text = resolve(config.text)
+    seconds = {
+        "arm": _iteration_seconds(config.arm.run_dir),
+        "sft": _event_file_seconds(Path(text.sft.run_dir) / "tb"),
+        "rm": _event_file_seconds(Path(text.rm.run_dir) / "tb"),
+        "ppo": _iteration_seconds(text.ppo.run_dir),
+    }
+    seconds["text"] = seconds["sft"] + seconds["rm"] + seconds["ppo"]
+    return seconds
+
+
+def _iteration_seconds(run_dir: str | Path) -> float:
+    """The summed ``time/iteration_s`` of a run's ``metrics.jsonl``."""
+    from agents.logger import read_metrics
+
+    return float(sum(row["time/iteration_s"] for row in read_metrics(run_dir)))
+
+
+def _event_file_seconds(tb_dir: Path) -> float:
+    """The summed spans (first to last event's wall time) of the event files in ``tb_dir``."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    total = 0.0
+    for path in sorted(tb_dir.glob("events.out.tfevents.*")):
+        times = [event.wall_time for event in EventFileLoader(str(path)).Load()]
+        total += max(times) - min(times) if times else 0.0
+    return total
 
 
 def _quiet_model_loading() -> None:
@@ -155,7 +201,6 @@ def _stage(number: int, title: str, where: str) -> None:
 
 def _run_arm(config: DemoConfig, resume: bool, seconds: dict[str, float]) -> dict[str, Any]:
     """Train (or resume), then evaluate and film the arm; returns its headline numbers."""
-    from agents.logger import read_metrics
     from rlhf_arm.experiment import evaluate_policy, load_run, record_video, train_from_config
 
     tick = time.perf_counter()
@@ -163,21 +208,18 @@ def _run_arm(config: DemoConfig, resume: bool, seconds: dict[str, float]) -> dic
     seconds["arm_train"] = time.perf_counter() - tick
     tick = time.perf_counter()
     arm_config, policy = load_run(config.arm.run_dir)
-    video_path = Path(config.output_dir) / config.video_name
+    video_path = Path(config.run_dir) / config.video_name
     print(f"      evaluating {config.eval_episodes} episodes, filming {video_path}", flush=True)
     metrics = evaluate_policy(policy, arm_config.env, config.eval_episodes, config.eval_seed)
     size = {"width": config.video_size, "height": config.video_size}
     video_env = dataclasses.replace(arm_config.env, kwargs={**arm_config.env.kwargs, **size})
     video = record_video(policy, video_env, video_path, config.video_episodes)
     seconds["arm_eval_video"] = time.perf_counter() - tick
-    # wall-clock of the training iterations summed over every (resumed) invocation
-    batch_steps = config.arm.env.num_envs * config.arm.run.num_steps
-    train_seconds = sum(batch_steps / row["charts/sps"] for row in read_metrics(config.arm.run_dir))
     return {
         **metrics,
         "success_threshold": float(arm_config.env.kwargs.get("success_threshold", 0.05)),
         "timesteps": result.global_step,
-        "train_seconds": train_seconds,
+        "train_seconds": _iteration_seconds(config.arm.run_dir),  # over every invocation
         "video": str(video),
     }
 

@@ -153,8 +153,8 @@ def headline_items(summary: dict[str, Any]) -> list[tuple[str, str]]:
             f"KL(PPO || SFT) {ppo['kl_to_reference']:.3f} nats per response",
         ),
     ]
-    if summary.get("seconds"):
-        items.append(("wall-clock", _seconds_line(summary["seconds"])))
+    if summary.get("train_seconds"):
+        items.append(("wall-clock", _train_seconds_line(summary)))
     return items
 
 
@@ -163,17 +163,16 @@ def headline(summary: dict[str, Any]) -> str:
     return "\n".join(f"{label}: {sentence}" for label, sentence in headline_items(summary))
 
 
-def _seconds_line(seconds: dict[str, float]) -> str:
-    names = {
-        "arm_train": "arm training",
-        "arm_eval_video": "arm eval + video",
-        "text": "text pipeline",
-        "report": "report",
-        "total": "total",
-    }
-    return ", ".join(
-        f"{label} {seconds[key]:.0f} s" for key, label in names.items() if key in seconds
+def _train_seconds_line(summary: dict[str, Any]) -> str:
+    """The runs' training time (over every invocation), then this invocation's total."""
+    train = summary["train_seconds"]
+    line = (
+        f"training: arm {train['arm']:.0f} s, text {train['text']:.0f} s (SFT "
+        f"{train['sft']:.0f} s, reward model {train['rm']:.0f} s, PPO {train['ppo']:.0f} s), "
+        "over every invocation of the runs"
     )
+    total = summary.get("seconds", {}).get("total")
+    return line if total is None else f"{line}; this invocation {total:.0f} s in all"
 
 
 def _value_table(rows: list[tuple[str, str]]) -> str:
@@ -249,7 +248,7 @@ def write_demo_report(summary: dict[str, Any], config, out_dir: str | Path) -> d
     text_png = out / "text_curves.png"
     shutil.copyfile(summary["text"]["plots"][0], text_png)
     tables = summary["text"]["tables"]
-    text_report = os.path.relpath(Path(config.text.output_dir) / "report" / "report.md", out)
+    text_report = os.path.relpath(Path(config.text.run_dir) / "report" / "report.md", out)
     blocks = [
         Block("h1", "rlhf-gym demo: one PPO core, two worlds"),
         *[Block("p", f"**{label}**: {sentence}") for label, sentence in headline_items(summary)],

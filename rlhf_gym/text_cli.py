@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-DEFAULT_TEXT_CONFIG = "configs/text/tiny.yaml"
+DEFAULT_TEXT_CONFIG = "text/tiny"  # a shipped config's name (configs.resolve_config)
+CONFIG_HELP = (
+    "YAML config: a path, or a shipped config's name (reach, prefs, demo, text/tiny, "
+    "text/smollm2-135m, text/opt-350m); default: %(default)s"
+)
 STEPS = ("sft", "rm", "ppo")
 
 
@@ -33,7 +37,7 @@ def add_text_parser(worlds: argparse._SubParsersAction) -> None:
     }
     for name, help_text in helps.items():
         command = commands.add_parser(name, help=help_text)
-        command.add_argument("--config", default=DEFAULT_TEXT_CONFIG, help="YAML config")
+        command.add_argument("--config", default=DEFAULT_TEXT_CONFIG, help=CONFIG_HELP)
         command.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
         add_overrides(command, "ppo.kl.coef=0.05")
     fetch = commands.add_parser(
@@ -57,13 +61,14 @@ def run_text(args: argparse.Namespace) -> None:
             print(f"wrote {convert_gguf(args.gguf, args.out)}")
         return
     from agents.config import load_config
+    from configs import resolve_config
     from rlhf_text.pipeline import PipelineConfig, resolve, run_pipeline, run_step
 
-    config = load_config(PipelineConfig, args.config, args.overrides)
+    config = load_config(PipelineConfig, resolve_config(args.config), args.overrides)
     if args.command == "pipeline":
         summary = run_pipeline(config, resume=not args.fresh)
         print(_headline(summary))
-        print(f"report: {config.output_dir}/report/report.md")
+        print(f"report: {config.run_dir}/report/report.md")
         return
     metrics = run_step(resolve(config), args.command, resume=not args.fresh)
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, indent=2))

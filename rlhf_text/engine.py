@@ -34,13 +34,14 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from agents.checkpoint import load_checkpoint, save_checkpoint
+from agents.checkpoint import STATE_FILE, load_state_dict_strict, read_tree, write_tree
 from rlhf_text.deepspeed_config import build_deepspeed_config, init_distributed
 
 logger = logging.getLogger(__name__)
 
-PLAIN_CHECKPOINT = "engine.pt"
-"""the plain engine's checkpoint file inside a checkpoint directory"""
+PLAIN_CHECKPOINT = STATE_FILE
+"""the plain engine's state file inside a checkpoint directory (JSON beside safetensors,
+:func:`agents.checkpoint.write_tree`)"""
 DEEPSPEED_LATEST = "latest"
 """the file DeepSpeed writes naming its newest checkpoint tag"""
 
@@ -308,12 +309,15 @@ class TrainEngine:
     ) -> None:
         """Write weights, optimiser, LR schedule and ``client_state`` into ``directory``.
 
-        Plain: one atomic ``torch.save`` file. DeepSpeed: its own sharded checkpoint (tag
-        ``global_step{N}``); older tags in ``directory`` are removed once the new one is
-        complete. Save at an update boundary: gradients accumulated since the last optimiser
-        step are not saved.
+        Plain: JSON and safetensors (no pickle, :func:`agents.checkpoint.write_tree`).
+        DeepSpeed: its own sharded checkpoint (tag ``global_step{N}``); older tags in
+        ``directory`` are removed once the new one is complete. Atomicity comes from the
+        caller writing into a fresh folder (:func:`agents.checkpoint.save_checkpoint`). Save
+        at an update boundary: gradients accumulated since the last optimiser step are not
+        saved.
         """
         directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
         client_state = dict(client_state or {})
         client_state["optimizer_steps"] = self.optimizer_steps
         if self.deepspeed is None:
@@ -323,7 +327,7 @@ class TrainEngine:
                 "scheduler": self.scheduler.state_dict(),
                 "client_state": client_state,
             }
-            save_checkpoint(directory / PLAIN_CHECKPOINT, payload)
+            write_tree(directory, payload)
             return
         tag = f"global_step{self.deepspeed.global_steps}"
         self.deepspeed.save_checkpoint(str(directory), tag=tag, client_state=client_state)
@@ -342,8 +346,8 @@ class TrainEngine:
         if not self.has_checkpoint(directory):
             raise FileNotFoundError(f"no checkpoint in {directory}")
         if self.deepspeed is None:
-            payload = load_checkpoint(directory / PLAIN_CHECKPOINT)
-            self.module.load_state_dict(payload["model"])
+            payload = read_tree(directory)
+            load_state_dict_strict(self.module, payload["model"], f"{directory}: the model")
             self.optimizer.load_state_dict(payload["optimizer"])
             self.scheduler.load_state_dict(payload["scheduler"])
             client_state = payload["client_state"]
@@ -354,6 +358,14 @@ class TrainEngine:
         self.optimizer_steps = int(client_state["optimizer_steps"])
         self._micro_steps = self.optimizer_steps * self.optim.gradient_accumulation_steps
         return client_state
+
+    def checkpoint_state(self, directory: Path) -> Any:
+        """As a part of a run's checkpoint (:class:`agents.checkpoint.Checkpointable`)."""
+        self.save_checkpoint(directory)
+        return {"deepspeed": self.deepspeed is not None}
+
+    def restore_checkpoint(self, directory: Path, state: Any) -> None:
+        self.load_checkpoint(directory)
 
     def save_pretrained(self, directory: str | os.PathLike[str], tokenizer: Any = None) -> None:
         """Write a normal Hugging Face directory (``from_pretrained`` loads it).

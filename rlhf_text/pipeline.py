@@ -1,7 +1,7 @@
 """The three text steps over one config: SFT -> reward model -> PPO, then a report.
 
 One YAML (``configs/text/*.yaml``) holds all three steps. Paths may name the other steps'
-outputs with placeholders, resolved here: ``{output_dir}``, ``{sft}`` (step 1's model),
+outputs with placeholders, resolved here: ``{run_dir}``, ``{sft}`` (step 1's model),
 ``{rm}`` (step 2's model). So ``ppo.actor.name_or_path: "{sft}"`` and the reward spec
 ``{type: reward_model, model: "{rm}"}`` chain the steps, and each step can also run alone
 (``rlhf-gym text sft|rm|ppo --config ...``) on what the earlier ones wrote.
@@ -46,7 +46,7 @@ def _default_ppo() -> PPOTextConfig:
         actor=ModelConfig(name_or_path="{sft}"),
         critic=ModelConfig(name_or_path="{rm}"),
         reward={"type": "reward_model", "model": "{rm}"},
-        output_dir="{output_dir}/ppo",
+        run_dir="{run_dir}/ppo",
     )
 
 
@@ -54,14 +54,14 @@ def _default_ppo() -> PPOTextConfig:
 class PipelineConfig:
     """SFT, reward model and PPO on one dataset, each step feeding the next."""
 
-    output_dir: str = "runs/text"
+    run_dir: str = "runs/text"
     """every step writes under here: sft/, rm/, ppo/, report/"""
     data: DataConfig = field(default_factory=DataConfig)
     """the preference data all three steps use (replaces each step's own ``data``)"""
-    sft: SFTConfig = field(default_factory=lambda: SFTConfig(output_dir="{output_dir}/sft"))
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(run_dir="{run_dir}/sft"))
     rm: RMConfig = field(
         default_factory=lambda: RMConfig(
-            model=ModelConfig(name_or_path="{sft}"), output_dir="{output_dir}/rm"
+            model=ModelConfig(name_or_path="{sft}"), run_dir="{run_dir}/rm"
         )
     )
     ppo: PPOTextConfig = field(default_factory=_default_ppo)
@@ -82,10 +82,10 @@ def _substitute(value: Any, names: dict[str, str]) -> Any:
 
 def resolve(config: PipelineConfig) -> PipelineConfig:
     """Fills the placeholders and gives every step the pipeline's data."""
-    output_dir = config.output_dir
-    sft_dir = config.sft.output_dir.replace("{output_dir}", output_dir)
-    rm_dir = config.rm.output_dir.replace("{output_dir}", output_dir)
-    names = {"output_dir": output_dir, "sft": sft_dir, "rm": rm_dir}
+    run_dir = config.run_dir
+    sft_dir = config.sft.run_dir.replace("{run_dir}", run_dir)
+    rm_dir = config.rm.run_dir.replace("{run_dir}", run_dir)
+    names = {"run_dir": run_dir, "sft": sft_dir, "rm": rm_dir}
     plain = _substitute(to_dict(config), names)
     for step in ("sft", "rm", "ppo"):
         plain[step]["data"] = plain["data"]
@@ -113,7 +113,7 @@ def run_pipeline(config: PipelineConfig, resume: bool = True) -> dict[str, Any]:
     from rlhf_text.pipeline_report import write_report
 
     config = resolve(config)
-    out = Path(config.output_dir)
+    out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
     seconds: dict[str, float] = {}
@@ -127,7 +127,7 @@ def run_pipeline(config: PipelineConfig, resume: bool = True) -> dict[str, Any]:
     summary = write_report(config, out / "report")
     summary["seconds"] = seconds
     summary["peak_rss_mib"] = peak_mib
-    iteration_seconds = [row["time/iteration_s"] for row in read_metrics(config.ppo.output_dir)]
+    iteration_seconds = [row["time/iteration_s"] for row in read_metrics(config.ppo.run_dir)]
     if iteration_seconds:
         summary["ppo_seconds_per_iteration"] = float(np.median(iteration_seconds))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

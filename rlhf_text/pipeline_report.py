@@ -81,8 +81,8 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     torch.manual_seed(config.report.seed)
     data = load_preference_data(config.data)
     held_out = prompts(data, "eval")
-    sft_dir, rm_dir = config.sft.output_dir, config.rm.output_dir
-    ppo_dir = Path(config.ppo.output_dir)
+    sft_dir, rm_dir = config.sft.run_dir, config.rm.run_dir
+    ppo_dir = Path(config.ppo.run_dir)
     tokenizer = load_tokenizer(ModelConfig(name_or_path=sft_dir))
     sft = _load(sft_dir, tokenizer)
     ppo = _load(ppo_dir / "actor", tokenizer)

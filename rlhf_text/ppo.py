@@ -68,22 +68,21 @@ class KLController:
         self.value = float(state["value"])
 
 
-def text_ppo_defaults() -> PPOConfig:
-    """DeepSpeed-Chat's step-3 coefficients: one epoch, clip 0.2, value clip 0.2, gamma 1,
-    lambda 0.95, whole responses per minibatch, no per-minibatch advantage whitening."""
-    return PPOConfig(
-        update_epochs=1,
-        num_minibatches=1,
-        minibatch_over="rows",
-        clip_coef=0.2,
-        value_clip_coef=0.2,
-        ent_coef=0.0,
-        vf_coef=1.0,
-        max_grad_norm=1.0,
-        norm_adv=False,
-        gamma=1.0,
-        gae_lambda=0.95,
-    )
+@dataclass
+class TextPPOConfig(PPOConfig):
+    """PPO's coefficients for text, DeepSpeed-Chat's step 3 as this type's own defaults: one
+    epoch, clip 0.2, value clip 0.2, gamma 1, lambda 0.95, whole responses per minibatch, no
+    per-minibatch advantage whitening (``ppo.*`` in a text config)."""
+
+    update_epochs: int = 1
+    num_minibatches: int = 1
+    minibatch_over: Literal["steps", "rows"] = "rows"
+    value_clip_coef: float | None = 0.2
+    vf_coef: float = 1.0
+    max_grad_norm: float | None = 1.0
+    norm_adv: bool = False
+    gamma: float = 1.0
+    gae_lambda: float = 0.95
 
 
 def last_token_index(mask: torch.Tensor) -> torch.Tensor:

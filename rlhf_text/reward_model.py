@@ -47,7 +47,7 @@ from rlhf_text.training import (
 class RMConfig(TrainingConfig):
     """Step 2: train a reward model on (prompt, chosen, rejected) pairs."""
 
-    output_dir: str = "runs/reward_model"
+    run_dir: str = "runs/reward_model"
     """where the model, config.yaml, tb/ and checkpoint/ go"""
 
 
@@ -224,7 +224,7 @@ def run_reward_model(
 
     Args:
         config: model, data, optimiser, run length and output directory.
-        resume: continue from ``output_dir/checkpoint`` when it holds one.
+        resume: continue from ``run_dir/checkpoint`` when it holds one.
         stop_after: stop after this many steps of this call (a later call resumes).
         on_step: called with ``(step, metrics)`` after each step.
 

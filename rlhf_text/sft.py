@@ -47,7 +47,7 @@ class SFTConfig(TrainingConfig):
 
     epochs: int = 3
     """passes over the training rows (a tiny model from scratch needs a few)"""
-    output_dir: str = "runs/sft"
+    run_dir: str = "runs/sft"
     """where the model, config.yaml, tb/ and checkpoint/ go"""
     loss_on: Literal["response", "full"] = "response"
     """'response': loss on the response tokens and EOS only; 'full': on every token"""
@@ -163,7 +163,7 @@ def run_sft(
 
     Args:
         config: model, data, optimiser, run length and output directory.
-        resume: continue from ``output_dir/checkpoint`` when it holds one.
+        resume: continue from ``run_dir/checkpoint`` when it holds one.
         stop_after: stop after this many steps of this call (a later call resumes).
         on_step: called with ``(step, metrics)`` after each step.
 

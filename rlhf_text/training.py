@@ -8,7 +8,7 @@ client state, the data position (epoch, batch within it) and the RNG states as t
 the last weight update, so a stopped run (``stop_after``, Ctrl-C, a crash after a checkpoint)
 resumes to the same final weights as one that never stopped.
 
-Layout of ``output_dir``: the final ``save_pretrained`` model and tokenizer, ``config.yaml``
+Layout of ``run_dir``: the final ``save_pretrained`` model and tokenizer, ``config.yaml``
 (the resolved config), ``tb/`` (TensorBoard) and ``checkpoint/`` (with the tokenizer the run
 started with, so a tiny model's trained tokenizer is reused on resume).
 """
@@ -28,9 +28,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.checkpoint import capture_rng, restore_rng
-from agents.config import save_config
+from agents.checkpoint import (
+    capture_rng,
+    has_checkpoint,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from agents.interrupt import DeferredInterrupt
 from agents.logger import MetricsLogger
+from agents.run_folder import commit_config, start_run
 from rlhf_text.data import DataConfig, PreferenceData
 from rlhf_text.engine import OptimConfig, TrainEngine
 from rlhf_text.models import ModelConfig, load_tokenizer, prepare_tokenizer
@@ -69,14 +76,14 @@ class TrainingConfig:
     """steps between evaluations on the held-out rows (0: only before and after training)"""
     max_eval_examples: int | None = None
     """evaluate on at most this many held-out rows (the first ones); None for all"""
-    save_every: int = 200
+    checkpoint_every: int = 200
     """steps between checkpoints (one is also written at the end and on Ctrl-C)"""
     seed: int = 0
     """seeds model initialisation, the per-epoch shuffles and dropout"""
     device: str = "auto"
     """where a plain-PyTorch run trains ("cpu", "cuda", "cuda:1"; "auto": cuda if available);
     DeepSpeed places the model itself"""
-    output_dir: str = "runs/step"
+    run_dir: str = "runs/step"
     """where the model, config.yaml, tb/ and checkpoint/ go"""
     deepspeed: str | dict[str, Any] | None = None
     """a DeepSpeed JSON config (path, or inline mapping) to train under; None: plain PyTorch"""
@@ -86,8 +93,8 @@ class TrainingConfig:
     """torch CPU threads; small models run fastest with 1 (0 keeps torch's default)"""
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.save_every < 1:
-            raise ValueError("epochs, batch_size and save_every must be >= 1")
+        if self.epochs < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("epochs, batch_size and checkpoint_every must be >= 1")
         if not 1 <= self.max_prompt_len < self.max_len:
             raise ValueError(
                 f"need 1 <= max_prompt_len < max_len (room for a response), got "
@@ -123,7 +130,7 @@ def run_tokenizer(config: TrainingConfig, data: PreferenceData, resume: bool) ->
     A new one is saved there at once, so that a tiny model's trained tokenizer (which a
     resumed run could not retrain bit for bit) comes back with its checkpoint.
     """
-    saved = Path(config.output_dir) / CHECKPOINT_DIR / TOKENIZER_DIR
+    saved = Path(config.run_dir) / CHECKPOINT_DIR / TOKENIZER_DIR
     if resume and saved.is_dir():
         from transformers import AutoTokenizer
 
@@ -222,6 +229,7 @@ def train_loop(
     resume: bool = True,
     stop_after: int | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    allow_config_change: bool = False,
 ) -> dict[str, float]:
     """Train, evaluate before and after, log, checkpoint, and save the model when done.
 
@@ -233,24 +241,27 @@ def train_loop(
         train_step: one batch's forward and backward (the loop calls ``engine.step()``).
         evaluate: held-out metrics, run before training, every ``eval_every`` steps, after.
         static_metrics: logged once at step 0 and returned (data counts).
-        resume: continue from ``output_dir/checkpoint`` if it holds a checkpoint.
+        resume: continue from the run folder's checkpoint if it has one (a changed config is
+            refused unless ``allow_config_change``).
         stop_after: stop after this many steps of this call (resume later).
         on_step: called with ``(step, metrics)`` after each step.
+        allow_config_change: resume even though the config differs from the saved one.
 
     Returns:
         ``static_metrics``, the evaluation before training (keys suffixed ``_before``) and,
         when the run finished, after it; ``train/steps``, ``train/optimizer_steps``,
         ``train/seconds`` (of this call) and ``train/finished`` (1.0 or 0.0).
     """
-    run_dir = Path(config.output_dir)
-    checkpoint_dir = run_dir / CHECKPOINT_DIR
+    run_dir = Path(config.run_dir)
     batches_per_epoch = math.ceil(num_examples / config.batch_size)
     run_steps = total_steps(config, num_examples)
     position, initial = LoopPosition(), None
-    if resume and engine.has_checkpoint(checkpoint_dir):
-        client_state = engine.load_checkpoint(checkpoint_dir)
+    resuming = start_run(run_dir, config, resume and has_checkpoint(run_dir), allow_config_change)
+    if resuming:
+        client_state = load_checkpoint(run_dir, {"engine": engine})
         position, initial = LoopPosition(**client_state["position"]), client_state["initial"]
         restore_rng(client_state["rng"])
+        commit_config(run_dir, config)
         logger.info("resumed %s at step %d", run_dir, position.step)
     else:
         seed_everything(config.seed)
@@ -263,35 +274,45 @@ def train_loop(
     bar = tqdm(total=run_steps, initial=position.step, unit="step", disable=not config.progress)
     start_time, start_step = time.perf_counter(), position.step
     order = epoch_order(num_examples, config.seed, position.epoch)
+
+    def checkpoint() -> None:  # the state at the last weight update
+        save_checkpoint(run_dir, snapshot["position"]["step"], snapshot, {"engine": engine})
+
     try:
-        while position.step < run_steps:
-            if stop_after is not None and position.step - start_step >= stop_after:
-                break
-            indices = order[position.batch * config.batch_size :][: config.batch_size]
-            engine.train()
-            metrics = {"train/lr": engine.lr, **train_step(indices)}
-            metrics["train/grad_norm"] = engine.step()
-            epoch = position.epoch
-            position = position.advance(batches_per_epoch)
-            if position.epoch != epoch:
-                order = epoch_order(num_examples, config.seed, position.epoch)
-            if engine.last_step_updated:
-                snapshot = {"position": asdict(position), "rng": capture_rng(), "initial": initial}
-            if config.eval_every and position.step % config.eval_every == 0:
-                metrics.update(evaluate())
-            metrics_logger.log(metrics, position.step)
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k.startswith("loss/")})
-            if on_step is not None:
-                on_step(position.step, metrics)
-            if position.step % config.save_every == 0:
-                engine.save_checkpoint(checkpoint_dir, snapshot)
-    except KeyboardInterrupt:
-        engine.save_checkpoint(checkpoint_dir, snapshot)  # resume from here
-        raise
+        with DeferredInterrupt("step") as interrupt:
+            while position.step < run_steps:
+                if stop_after is not None and position.step - start_step >= stop_after:
+                    break
+                indices = order[position.batch * config.batch_size :][: config.batch_size]
+                engine.train()
+                metrics = {"train/lr": engine.lr, **train_step(indices)}
+                metrics["train/grad_norm"] = engine.step()
+                epoch = position.epoch
+                position = position.advance(batches_per_epoch)
+                if position.epoch != epoch:
+                    order = epoch_order(num_examples, config.seed, position.epoch)
+                if engine.last_step_updated:
+                    snapshot = {
+                        "position": asdict(position),
+                        "rng": capture_rng(),
+                        "initial": initial,
+                    }
+                if config.eval_every and position.step % config.eval_every == 0:
+                    metrics.update(evaluate())
+                metrics_logger.log(metrics, position.step)
+                bar.update(1)
+                bar.set_postfix(
+                    {k: f"{v:.3g}" for k, v in metrics.items() if k.startswith("loss/")}
+                )
+                if on_step is not None:
+                    on_step(position.step, metrics)
+                if position.step % config.checkpoint_every == 0 or interrupt.requested:
+                    checkpoint()
+                if interrupt.requested:
+                    raise KeyboardInterrupt
     finally:
         bar.close()
-    engine.save_checkpoint(checkpoint_dir, snapshot)
+    checkpoint()
     result = {**static_metrics, **initial}
     finished = position.step >= run_steps
     if finished:
@@ -299,7 +320,6 @@ def train_loop(
         metrics_logger.log(final, position.step)
         result.update(final)
         engine.save_pretrained(run_dir, tokenizer)
-        save_config(config, run_dir / "config.yaml")
     metrics_logger.close()
     result["train/steps"] = float(position.step)
     result["train/optimizer_steps"] = float(engine.optimizer_steps)

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -21,11 +22,13 @@ import pytest
 import torch
 
 from agents import GaussianActorCritic, RunConfig, train
-from agents.logger import read_metrics
+from agents.logger import METRICS_NAME, read_metrics
 from agents.ppo import PPOConfig
 from rlhf_gym.cli import main
-from rlhf_gym.demo import load_demo_config
-from rlhf_gym.demo_report import table_html
+from rlhf_arm.experiment import ContinuousConfig
+from rlhf_gym.demo import DemoConfig, load_demo_config, train_seconds
+from rlhf_gym.demo_report import headline, table_html
+from rlhf_text.pipeline import PipelineConfig
 from tests.agents.toy_envs import make_point_env
 
 REPO = Path(__file__).parents[1]
@@ -148,10 +151,15 @@ def test_report_renders_in_headless_chromium(demo: tuple[Path, str], tmp_path: P
 def test_running_again_resumes_both_worlds(demo: tuple[Path, str]) -> None:
     out, _ = demo
     rows = (out / "arm" / "metrics.jsonl").read_text()
+    trained = json.loads((out / "summary.json").read_text())["train_seconds"]
     code, stdout = _run_demo(out)
     assert code == 0
     assert "512 timesteps" in stdout
     assert (out / "arm" / "metrics.jsonl").read_text() == rows  # nothing retrained
+    # the headline's time is the runs' training, not this (resumed, instant) invocation's
+    again = json.loads((out / "summary.json").read_text())["train_seconds"]
+    assert again == pytest.approx(trained) and again["arm"] > 0 and again["sft"] > 0
+    assert f"training: arm {trained['arm']:.0f} s, text {trained['text']:.0f} s" in stdout
     assert len(json.loads((out / "text" / "summary.json").read_text())["tables"]) == 2
 
 
@@ -160,13 +168,13 @@ def test_demo_config_layers_base_files_quick_and_overrides(
 ) -> None:
     monkeypatch.chdir(REPO)
     full = load_demo_config(CONFIG)
-    assert full.output_dir == "runs/demo" and full.arm.run_dir == "runs/demo/arm"
-    assert full.text.output_dir == "runs/demo/text" and full.eval_episodes == 100
+    assert full.run_dir == "runs/demo" and full.arm.run_dir == "runs/demo/arm"
+    assert full.text.run_dir == "runs/demo/text" and full.eval_episodes == 100
     assert full.arm.ppo.update_epochs == 10 and full.arm.env.num_envs == 8  # reach.yaml
     assert full.text.sft.model.tiny.n_layer == 2  # tiny.yaml
-    quick = load_demo_config(CONFIG, ["arm.env.num_envs=3", "output_dir=elsewhere"], quick=True)
+    quick = load_demo_config(CONFIG, ["arm.env.num_envs=3", "run_dir=elsewhere"], quick=True)
     assert quick.arm.env.num_envs == 3 and quick.arm.run.num_steps == 64
-    assert quick.arm.run_dir == "elsewhere/arm" and quick.text.output_dir == "elsewhere/text"
+    assert quick.arm.run_dir == "elsewhere/arm" and quick.text.run_dir == "elsewhere/text"
     assert quick.text.sft.model.tiny.n_layer == 1 and quick.text.ppo.iterations == 2
     assert quick.arm.env.kwargs == {"control_mode": "position", "success_bonus": 1.0}
 
@@ -193,13 +201,55 @@ def test_train_metrics_file_is_cut_back_to_the_checkpoint_on_resume(tmp_path: Pa
     assert resumed[-1]["global_step"] == 320.0
 
     def same(row: dict[str, float]) -> dict[str, float]:
-        return {k: v for k, v in row.items() if k != "charts/sps" and not k.startswith("time/")}
+        return {k: v for k, v in row.items() if not k.startswith("time/")}
 
     assert [same(row) for row in resumed] == [same(row) for row in whole]
     # where each iteration's time went, in the same keys as text PPO
     for row in whole:
         assert row["time/rollout_s"] > 0 and row["time/update_s"] > 0
-        assert row["time/rollout_s"] + row["time/update_s"] == pytest.approx(64 / row["charts/sps"])
+        assert row["time/rollout_s"] + row["time/update_s"] == pytest.approx(64 / row["time/sps"])
+        assert row["time/iteration_s"] == pytest.approx(64 / row["time/sps"])
+
+
+def _headline_summary(train: dict[str, float], seconds: dict[str, float]) -> dict:
+    arm = {"success_rate": 0.5, "success_threshold": 0.05, "mean_final_distance": 0.1}
+    arm.update(episodes=20, timesteps=512, train_seconds=train["arm"])
+    text = {"rm": {"accuracy": 0.9}, "sft": {"score_mean": 0.1}}
+    text["ppo"] = {"score_mean": 0.5, "kl_to_reference": 0.2}
+    return {"arm": arm, "text": text, "train_seconds": train, "seconds": seconds}
+
+
+def test_headline_wall_clock_is_the_runs_training_time() -> None:
+    """A resumed, finished demo trains for a second: the headline gives the runs' time."""
+    train = {"arm": 300.0, "sft": 20.0, "rm": 10.0, "ppo": 70.0, "text": 100.0}
+    resumed = {"arm_train": 1.0, "arm_eval_video": 4.0, "text": 2.0, "report": 1.0, "total": 8.0}
+    wall_clock = headline(_headline_summary(train, resumed)).splitlines()[-1]
+    assert wall_clock == (
+        "wall-clock: training: arm 300 s, text 100 s (SFT 20 s, reward model 10 s, PPO 70 s), "
+        "over every invocation of the runs; this invocation 8 s in all"
+    )
+
+
+def test_train_seconds_sums_every_invocation_of_each_run(tmp_path: Path) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    config = DemoConfig(
+        arm=ContinuousConfig(run_dir=str(tmp_path / "arm")),
+        text=PipelineConfig(run_dir=str(tmp_path / "text")),
+    )
+    for step, spans in (("sft", (30.0, 12.0)), ("rm", (5.0,))):
+        for span in spans:  # one event file per invocation; the time between them is not counted
+            writer = SummaryWriter(tmp_path / "text" / step / "tb")
+            writer.add_scalar("train/lr", 1.0, 1, walltime=time.time() + span)
+            writer.close()
+    for run, iterations, each in (("arm", 4, 10.0), ("text/ppo", 3, 2.5)):
+        rows = [{"iteration": i, "time/iteration_s": each} for i in range(1, iterations + 1)]
+        (tmp_path / run).mkdir(parents=True)
+        (tmp_path / run / METRICS_NAME).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seconds = train_seconds(config)
+    assert seconds == pytest.approx(
+        {"arm": 40.0, "sft": 42.0, "rm": 5.0, "ppo": 7.5, "text": 54.5}, abs=0.5
+    )
 
 
 def test_table_html_escapes_and_aligns() -> None:

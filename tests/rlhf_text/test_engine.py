@@ -273,6 +273,7 @@ def test_deepspeed_checkpoint_round_trip(tiny_tokenizer, tmp_path):
 def test_sft_reward_model_and_ppo_steps_under_deepspeed_zero2(tmp_path):
     """All three steps train under ZeRO-2 with bf16 in this one process, resume, and save."""
     pytest.importorskip("deepspeed")
+    from agents.checkpoint import checkpoint_folder
     from envs.rewards.reward_model import RewardModelScorer
     from rlhf_text.data import load_preference_data
     from rlhf_text.reward_model import RMConfig, evaluate_reward_model, run_reward_model
@@ -293,7 +294,7 @@ def test_sft_reward_model_and_ppo_steps_under_deepspeed_zero2(tmp_path):
     sft = SFTConfig(**small_run(tmp_path, "sft", **settings))
     first = run_sft(sft, stop_after=1)
     assert first["train/finished"] == 0.0
-    assert (tmp_path / "sft" / "checkpoint" / "latest").is_file()
+    assert (checkpoint_folder(tmp_path / "sft")[1] / "engine" / "latest").is_file()
     metrics = run_sft(sft)
     assert metrics["train/finished"] == 1.0 and metrics["train/optimizer_steps"] == 2
     assert metrics["eval/perplexity"] < metrics["eval/perplexity_before"]
@@ -320,10 +321,10 @@ def test_sft_reward_model_and_ppo_steps_under_deepspeed_zero2(tmp_path):
         batch_size=4,
         iterations=2,
         deepspeed=str(deepspeed_config),
-        output_dir=str(tmp_path / "ppo"),
+        run_dir=str(tmp_path / "ppo"),
         progress=False,
     )
     history = run_ppo(ppo)
     assert len(history) == 2 and all(row["train/grad_norm"] > 0 for row in history)
-    assert (tmp_path / "ppo" / "checkpoint" / "actor" / "latest").is_file()
+    assert (checkpoint_folder(tmp_path / "ppo")[1] / "parts" / "actor" / "latest").is_file()
     assert (tmp_path / "ppo" / "actor" / "config.json").is_file()

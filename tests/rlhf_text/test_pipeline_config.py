@@ -16,8 +16,8 @@ CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "text").glob("*.yaml")
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_shipped_text_configs_load_and_chain(path: Path) -> None:
     config = resolve(load_config(PipelineConfig, path))
-    out = config.output_dir
-    assert config.sft.output_dir == f"{out}/sft" and config.rm.output_dir == f"{out}/rm"
+    out = config.run_dir
+    assert config.sft.run_dir == f"{out}/sft" and config.rm.run_dir == f"{out}/rm"
     assert config.ppo.actor.name_or_path == f"{out}/sft"
     assert config.ppo.critic.name_or_path == f"{out}/rm"
     spec = config.ppo.reward
@@ -30,7 +30,7 @@ def test_shipped_text_configs_load_and_chain(path: Path) -> None:
 
 def test_overrides_reach_nested_step_fields() -> None:
     config = load_config(
-        PipelineConfig, CONFIGS[0], ["ppo.kl.coef=0.05", "output_dir=/tmp/x", "rm.epochs=3"]
+        PipelineConfig, CONFIGS[0], ["ppo.kl.coef=0.05", "run_dir=/tmp/x", "rm.epochs=3"]
     )
     config = resolve(config)
     assert config.ppo.kl.coef == 0.05 and config.rm.epochs == 3

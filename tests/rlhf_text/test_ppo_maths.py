@@ -15,10 +15,10 @@ from rlhf_text.ppo import (
     EngineStepper,
     KLConfig,
     KLController,
+    TextPPOConfig,
     compute_rewards,
     last_token_index,
     sequence_logprobs,
-    text_ppo_defaults,
 )
 
 
@@ -85,7 +85,7 @@ def test_kl_controller_fixed_and_adaptive() -> None:
 
 
 def test_deepspeed_chat_defaults() -> None:
-    config = text_ppo_defaults()
+    config = TextPPOConfig()
     assert (config.update_epochs, config.clip_coef, config.value_clip_coef) == (1, 0.2, 0.2)
     assert (config.gamma, config.gae_lambda, config.minibatch_over) == (1.0, 0.95, "rows")
     assert KLConfig().coef == 0.1
@@ -105,7 +105,7 @@ class FakeEngine:
 
 def test_engine_stepper_gives_each_engine_its_own_loss() -> None:
     terms = PPOLossTerms(*(torch.tensor(v) for v in (1.0, 2.0, 0.5, 0.0, 0.0)))
-    config = text_ppo_defaults()
+    config = TextPPOConfig()
     config.ent_coef = 0.1
     actor, critic = FakeEngine(3.0), FakeEngine(4.0)
     assert EngineStepper(actor, critic).step(terms, config) == pytest.approx(5.0)
@@ -121,7 +121,7 @@ def test_engine_stepper_clips_to_ppo_max_grad_norm(tiny_tokenizer) -> None:
     from rlhf_text.engine import OptimConfig, TrainEngine
     from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm
 
-    config = text_ppo_defaults()
+    config = TextPPOConfig()
     config.max_grad_norm = 1e-3
     actor, critic = FakeEngine(1.0), FakeEngine(1.0)
     EngineStepper(actor, critic).step(_terms(), config)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from agents.checkpoint import checkpoint_folder
 from agents.logger import read_metrics
 from rlhf_text.data import DataConfig
 from rlhf_text.engine import OptimConfig
 from rlhf_text.models import ModelConfig
-from rlhf_text.ppo import text_ppo_defaults
+from rlhf_text.ppo import TextPPOConfig
 from rlhf_text.ppo_trainer import LoraConfig, PPOTextConfig, TextEnvConfig, run_ppo
 from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, tiny_value_model
 
@@ -53,7 +54,7 @@ def config(step_dirs, out: Path, **changes) -> PPOTextConfig:
         iterations=3,
         checkpoint_every=1,
         sample_every=1,
-        output_dir=str(out),
+        run_dir=str(out),
         progress=False,
         torch_threads=1,
     )
@@ -118,7 +119,7 @@ def test_lora_ema_unsup_adaptive_kl_and_shared_critic(step_dirs, tmp_path) -> No
 
 
 def test_ppo_learns_a_rule_reward(step_dirs, tmp_path) -> None:
-    ppo = replace(text_ppo_defaults(), update_epochs=4, num_minibatches=2, norm_adv=True)
+    ppo = replace(TextPPOConfig(), update_epochs=4, num_minibatches=2, norm_adv=True)
     history = run_ppo(
         config(
             step_dirs, tmp_path, reward="tests.rlhf_text.test_ppo_trainer:e_count",
@@ -136,4 +137,5 @@ def test_ppo_steps_under_deepspeed_zero2(step_dirs, tmp_path) -> None:
     history = run_ppo(config(step_dirs, tmp_path, iterations=2, deepspeed=zero2))
     assert len(history) == 2 and all(row["train/grad_norm"] > 0 for row in history)
     assert (tmp_path / "actor" / "config.json").is_file()
-    assert (tmp_path / "checkpoint" / "actor" / "latest").is_file()  # DeepSpeed's own format
+    folder = checkpoint_folder(tmp_path)[1]
+    assert (folder / "parts" / "actor" / "latest").is_file()  # DeepSpeed's own format

@@ -93,7 +93,7 @@ def test_saved_reward_model_scores_in_the_env_as_in_training(tmp_path):
     config = RMConfig(**small_run(tmp_path, "rm", epochs=1, batch_size=18))
     metrics = run_reward_model(config)
     assert metrics["train/steps"] == 2
-    out = Path(config.output_dir)
+    out = Path(config.run_dir)
     pairs = load_preference_data(config.data).eval
 
     # the whole held-out evaluation, through the scorer, equals the in-training one

@@ -49,7 +49,7 @@ def small_run(tmp_path: Path, name: str, **overrides) -> dict:
         "max_len": 48,
         "progress": False,
         "torch_threads": 1,
-        "output_dir": str(tmp_path / name),
+        "run_dir": str(tmp_path / name),
     }
     settings.update(overrides)
     return settings
@@ -102,7 +102,7 @@ def test_sft_lowers_loss_and_perplexity_and_saves_a_loadable_model(tmp_path):
     assert metrics["eval/perplexity"] < 0.1 * metrics["eval/perplexity_before"]
     assert metrics["data/truncated"] == 0 and metrics["data/train_rows"] == 36
 
-    out = Path(config.output_dir)
+    out = Path(config.run_dir)
     model = AutoModelForCausalLM.from_pretrained(out)
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert model.config.vocab_size == len(tokenizer)
@@ -132,7 +132,7 @@ def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path, interrupt):
     settings = {
         "optim": OptimConfig(learning_rate=3e-3, gradient_accumulation_steps=2),
         "eval_every": 4,
-        "save_every": 2,
+        "checkpoint_every": 2,
     }
     whole = run_sft(SFTConfig(**small_run(tmp_path, "whole", **settings)))
     config = SFTConfig(**small_run(tmp_path, "parts", **settings))
@@ -147,12 +147,12 @@ def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path, interrupt):
 
         with pytest.raises(KeyboardInterrupt):
             run_sft(config, on_step=interrupt_at_step_5)
-    assert not (Path(config.output_dir) / "model.safetensors").exists()
+    assert not (Path(config.run_dir) / "model.safetensors").exists()
     resumed = run_sft(config)
     assert resumed["train/steps"] == whole["train/steps"] == 12
     assert resumed["eval/perplexity_before"] == whole["eval/perplexity_before"]
     assert resumed["eval/perplexity"] == whole["eval/perplexity"]
-    expected, actual = final_weights(str(tmp_path / "whole")), final_weights(config.output_dir)
+    expected, actual = final_weights(str(tmp_path / "whole")), final_weights(config.run_dir)
     assert expected.keys() == actual.keys()
     for name, value in expected.items():
         assert torch.equal(value, actual[name]), name
@@ -163,7 +163,7 @@ def test_max_steps_caps_the_run_and_its_schedule(tmp_path):
     config = SFTConfig(**small_run(tmp_path, "capped", epochs=3, max_steps=4))
     metrics = run_sft(config, on_step=lambda step, m: seen.append(m["train/lr"]))
     assert metrics["train/finished"] == 1.0 and metrics["train/steps"] == len(seen) == 4
-    assert (Path(config.output_dir) / "model.safetensors").is_file()
+    assert (Path(config.run_dir) / "model.safetensors").is_file()
     # 2 warmup steps, then the cosine spans the 2 capped steps left (over all 18 steps of
     # the 3 epochs it would still be near its peak at step 4)
     assert seen == pytest.approx([0.0, 0.0015, 0.003, 0.0015])
