@@ -150,8 +150,8 @@ def train_seconds(config: DemoConfig) -> dict[str, float]:
 
     The arm and text PPO log each iteration's time (``time/iteration_s`` in their
     ``metrics.jsonl``, which a resume cuts back to its checkpoint). SFT and the reward model
-    log to TensorBoard only; each invocation writes one event file, and the span from its
-    creation to its last event is that invocation's training (with its evaluations).
+    log to TensorBoard only; each invocation writes one event file, counted from its creation
+    to its last training step (:func:`_event_file_seconds`).
 
     Returns:
         ``arm``, ``sft``, ``rm``, ``ppo`` and ``text`` (the three text steps together).
@@ -176,14 +176,21 @@ def _iteration_seconds(run_dir: str | Path) -> float:
     return float(sum(row["time/iteration_s"] for row in read_metrics(run_dir)))
 
 
-def _event_file_seconds(tb_dir: Path) -> float:
-    """The summed spans (first to last event's wall time) of the event files in ``tb_dir``."""
+def _event_file_seconds(tb_dir: Path, step_tag: str = "train/lr") -> float:
+    """Training seconds in the TensorBoard event files of ``tb_dir``, one per invocation.
+
+    Each file counts from its creation to its last training step (an event with
+    ``step_tag``, logged once per step): the final evaluation is left out, so resuming a
+    finished run, which only evaluates, adds nothing.
+    """
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
     total = 0.0
     for path in sorted(tb_dir.glob("events.out.tfevents.*")):
-        times = [event.wall_time for event in EventFileLoader(str(path)).Load()]
-        total += max(times) - min(times) if times else 0.0
+        events = list(EventFileLoader(str(path)).Load())
+        steps = [e.wall_time for e in events if any(v.tag == step_tag for v in e.summary.value)]
+        if steps:
+            total += max(steps) - min(event.wall_time for event in events)
     return total
 
 
