@@ -6,9 +6,15 @@
 - ``RLHFGym/TextGen-v0``: `envs.text_gen.TextGenEnv`, text generation with tokens as
   actions and a swappable reward at the end; ``gymnasium.make_vec`` builds the natively
   batched `envs.text_gen.TextGenVectorEnv` (needs ``tokenizer``, ``prompts``, ``reward_fn``).
+
+`check_env_kwargs(env_id, kwargs)` names a mistyped constructor argument before an env is built.
 """
 
 from gymnasium.envs.registration import register, registry
+
+from envs.env_kwargs import check_env_kwargs
+
+__all__ = ["ARM_REACH_ID", "ARM_REACH_MAX_EPISODE_STEPS", "TEXT_GEN_ID", "check_env_kwargs"]
 
 ARM_REACH_ID = "RLHFGym/ArmReach-v0"
 # 100 steps of dt = 0.02 s (2 s): a decent policy reaches any target in under 40 steps

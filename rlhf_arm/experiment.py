@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import envs  # noqa: F401 - registers the RLHFGym/ env ids
+import envs  # registers the RLHFGym/ env ids
 from agents.checkpoint import CheckpointError, load_checkpoint, load_state_dict_strict
 from agents.config import ConfigError, from_dict, read_mapping
 from agents.flat import flatten_parameters
@@ -23,6 +23,7 @@ from agents.gaussian import GaussianActorCritic
 from agents.ppo import PPOConfig
 from agents.run_folder import CONFIG_NAME, commit_config, start_run
 from agents.train import RunConfig, TrainResult, train
+from rlhf_arm.video import record_video  # noqa: F401 - its old home; imports keep working
 
 
 @dataclass
@@ -72,8 +73,16 @@ class ContinuousConfig:
 def make_vector_env(
     env_config: EnvConfig, num_envs: int | None = None, **extra: Any
 ) -> gym.vector.VectorEnv:
-    """``gymnasium.make_vec`` of the configured env (``extra`` adds constructor kwargs)."""
+    """``gymnasium.make_vec`` of the configured env (``extra`` adds constructor kwargs).
+
+    Raises:
+        ConfigError: ``env.id`` is not registered.
+        ValueError: ``env.kwargs`` names an argument the env does not take (and the closest
+            one it does), before anything is built.
+    """
+    kwargs = {**env_config.kwargs, **extra}
     try:
+        envs.check_env_kwargs(env_config.id, kwargs)
         return gym.make_vec(
             env_config.id,
             num_envs=num_envs or env_config.num_envs,
@@ -81,7 +90,7 @@ def make_vector_env(
             vectorization_mode=None
             if env_config.vectorization == "native"
             else env_config.vectorization,
-            **{**env_config.kwargs, **extra},
+            **kwargs,
         )
     except gym.error.Error as err:
         raise ConfigError(f"env.id {env_config.id!r}: {err}") from err
@@ -218,40 +227,3 @@ def evaluate_policy(
     if results["distance"]:
         out["mean_final_distance"] = float(np.mean(results["distance"]))
     return out
-
-
-@torch.no_grad()
-def record_video(
-    policy: GaussianActorCritic,
-    env_config: EnvConfig,
-    path: str | Path,
-    episodes: int = 2,
-    seed: int = 0,
-    fps: int | None = None,
-) -> Path:
-    """Film ``episodes`` deterministic episodes offscreen into ``path`` (.mp4 or .gif)."""
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    if path.suffix.lower() not in (".mp4", ".gif"):
-        raise ValueError(f"video path must end in .mp4 or .gif, got {path.name}")
-    env = gym.make(env_config.id, render_mode="rgb_array", **env_config.kwargs)
-    low, high = env.action_space.low, env.action_space.high
-    fps = fps or int(env.metadata.get("render_fps", 30))
-    frames = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        frames.append(env.render())
-        done = False
-        while not done:
-            act = policy.act(torch.as_tensor(obs, dtype=torch.float32)[None], deterministic=True)
-            obs, _, term, trunc, _ = env.step(np.clip(act.actions[0].numpy(), low, high))
-            frames.append(env.render())
-            done = term or trunc
-    env.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".gif":
-        imageio.mimsave(path, frames[::2], duration=2000 / fps, loop=0)
-    else:
-        imageio.mimsave(path, frames, fps=fps, macro_block_size=8)
-    return path

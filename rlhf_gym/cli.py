@@ -1,4 +1,9 @@
-"""The ``rlhf-gym`` command line: read a config, call one function per command."""
+"""The ``rlhf-gym`` command line: read a config, call one function per command.
+
+A user's mistake (a bad key, a missing file, a reward function of the wrong shape, no OpenGL
+for the video) is one line on stderr and exit status 2; ``RLHF_GYM_DEBUG=1`` shows the
+traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from rlhf_gym.text_cli import add_overrides, add_text_parser, run_text
+from rlhf_gym.text_cli import CONFIG_HELP, add_overrides, add_text_parser, run_text
 
-DEFAULT_ARM_CONFIG = "configs/arm/reach.yaml"
-DEFAULT_DEMO_CONFIG = "configs/demo.yaml"
+# shipped configs by name (configs.resolve_config): they are found from any folder
+DEFAULT_ARM_CONFIG = "reach"
+DEFAULT_PREFS_CONFIG = "prefs"
+DEFAULT_DEMO_CONFIG = "demo"
+DEBUG_VARIABLE = "RLHF_GYM_DEBUG"
+EPILOG = (
+    f"Errors are one line on stderr (exit status 2); set {DEBUG_VARIABLE}=1 to see the "
+    "traceback instead."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,14 +40,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="rlhf-gym", description="One PPO core for text RLHF and MuJoCo arm reaching."
+        prog="rlhf-gym",
+        description="One PPO core for text RLHF and MuJoCo arm reaching.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     worlds = parser.add_subparsers(dest="world", metavar="{demo,arm,text}")
     demo = worlds.add_parser(
         "demo", help="the main job: the arm learns to reach, then text SFT -> RM -> PPO, a report"
     )
-    demo.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help="YAML config")
+    demo.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help=CONFIG_HELP)
     demo.add_argument("--quick", action="store_true", help="tiny budgets: the same path in < 2 min")
     demo.add_argument("--out", default=None, help="output folder (default: the config's)")
     demo.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
@@ -44,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = arm.add_subparsers(dest="command", metavar="{train,eval,video,prefs}", required=True)
 
     train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
-    train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help="YAML config")
+    train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help=CONFIG_HELP)
     train.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     add_overrides(train, "ppo.clip_coef=0.1")
 
@@ -63,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     prefs = commands.add_parser(
         "prefs", help="PPO on a reward learned from trajectory preferences (Christiano 2017)"
     )
-    prefs.add_argument("--config", default="configs/arm/prefs.yaml", help="YAML config")
+    prefs.add_argument("--config", default=DEFAULT_PREFS_CONFIG, help=CONFIG_HELP)
     prefs.add_argument("--fresh", action="store_true", help="ignore an existing run's state")
     add_overrides(prefs, "prefs.label_budget=300")
     add_text_parser(worlds)
@@ -72,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _arm(args: argparse.Namespace) -> None:
     from agents.config import load_config
+    from configs import resolve_config
     from rlhf_arm.experiment import (
         ContinuousConfig,
         evaluate_policy,
@@ -81,7 +96,8 @@ def _arm(args: argparse.Namespace) -> None:
     )
 
     if args.command == "train":
-        config = load_config(ContinuousConfig, args.config, args.overrides)
+        config = load_config(ContinuousConfig, resolve_config(args.config), args.overrides)
+        _pin_model_path(config.env.kwargs)
         result = train_from_config(config, resume=not args.fresh)
         last = result.history[-1] if result.history else {}
         success = last.get("rollout/final_is_success", float("nan"))
@@ -104,7 +120,8 @@ def _arm(args: argparse.Namespace) -> None:
     elif args.command == "prefs":
         from rlhf_arm.prefs import PrefsConfig, train_prefs
 
-        prefs_config = load_config(PrefsConfig, args.config, args.overrides)
+        prefs_config = load_config(PrefsConfig, resolve_config(args.config), args.overrides)
+        _pin_model_path(prefs_config.env.kwargs)
         result = train_prefs(prefs_config, resume=not args.fresh)
         last = result.rounds[-1]
         print(
@@ -115,16 +132,86 @@ def _arm(args: argparse.Namespace) -> None:
         )
 
 
+def _pin_model_path(env_kwargs: dict[str, Any]) -> None:
+    """Makes a relative ``env.kwargs.xml_file`` (the user's own MJCF) that exists here
+    absolute, so that the run's saved config.yaml finds it from any folder (``arm eval``).
+
+    A bare name not found here is left as typed: ArmReach looks it up among its own assets.
+    """
+    xml_file = env_kwargs.get("xml_file")
+    if not isinstance(xml_file, str):
+        return
+    path = Path(xml_file).expanduser()
+    if not path.is_absolute() and path.is_file():
+        env_kwargs["xml_file"] = str(path.resolve())
+
+
 def _demo(args: argparse.Namespace) -> None:
-    # offscreen rendering for the arm video without a display; read when mujoco is imported
-    os.environ.setdefault("MUJOCO_GL", "egl")
+    from rlhf_arm.video import ensure_gl_backend
+
+    ensure_gl_backend()  # the demo films the arm after training: fail before, not after
+    from configs import resolve_config
     from rlhf_gym.demo import headline, load_demo_config, run_demo
 
-    overrides = [*args.overrides, *([f"output_dir={args.out}"] if args.out else [])]
-    config = load_demo_config(args.config, overrides, quick=args.quick)
+    path = resolve_config(args.config)
+
+    overrides = [*args.overrides, *([f"run_dir={args.out}"] if args.out else [])]
+    overrides += _demo_base_configs(path, overrides, args.quick)
+    config = load_demo_config(path, overrides, quick=args.quick)
+    _pin_model_path(config.arm.env.kwargs)
     summary = run_demo(config, resume=not args.fresh)
     print(headline(summary))
     print(f"report: {summary['files']['report_html']} (and report.md beside it)")
+
+
+def _demo_base_configs(path: Path, overrides: list[str], quick: bool) -> list[str]:
+    """Overrides that point the demo's base configs (``arm_config``, ``text_config``) at
+    shipped configs when their relative paths are not files here (demo.yaml names
+    ``configs/arm/reach.yaml``, relative to the repository)."""
+    from agents.config import apply_override, deep_merge, read_mapping
+    from configs import resolve_config
+    from rlhf_gym.demo import DemoConfig
+
+    data = read_mapping(path)
+    if quick and isinstance(data.get("quick"), dict):
+        data = deep_merge(data, data["quick"])
+    for item in overrides:
+        apply_override(data, item)
+    pinned = []
+    for key in ("arm_config", "text_config"):
+        base = data.get(key, getattr(DemoConfig, key))
+        if isinstance(base, str) and base and not Path(base).expanduser().is_file():
+            # JSON is YAML: a quoted path survives colons and spaces in the override
+            pinned.append(f"{key}={json.dumps(str(resolve_config(base)))}")
+    return pinned
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of an error's message, naming its type where the message alone would
+    not say what went wrong (``str(KeyError("x"))`` is ``'x'``)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = lines[0] if lines else ""
+    if isinstance(error, KeyError) or not message:
+        message = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return message
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """What a user's input or set-up can raise, as opposed to a bug in rlhf-gym.
+
+    ConfigError is a ValueError; OSError covers missing files and folders; TypeError and
+    LookupError come from values of the wrong shape deep in a library; RuntimeError from a
+    missing OpenGL backend or a model that does not load; ImportError from an optional extra.
+    mujoco's and gymnasium's own error classes join when those libraries are loaded.
+    """
+    errors: list[type[BaseException]] = [
+        OSError, ValueError, TypeError, LookupError, RuntimeError, ImportError,
+    ]  # fmt: skip
+    if "mujoco" in sys.modules:
+        errors.append(sys.modules["mujoco"].FatalError)
+    if "gymnasium.error" in sys.modules:
+        errors.append(sys.modules["gymnasium.error"].Error)
+    return tuple(errors)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,9 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    # ConfigError is a ValueError; OSError covers a missing file or a model folder that is not one
-    except (OSError, ValueError) as err:
-        print(f"rlhf-gym: error: {err}", file=sys.stderr)
+    except Exception as err:
+        debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+        if debug or not isinstance(err, _expected_errors()):
+            raise
+        print(f"rlhf-gym: error: {_one_line(err)}", file=sys.stderr)
         return 2
     return 0
 

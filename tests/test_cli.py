@@ -30,7 +30,7 @@ def test_train_eval_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["env"]["num_envs"] == 2 and saved["run"]["total_timesteps"] == 256
     assert saved["env"]["kwargs"] == {"control_mode": "position", "success_bonus": 1.0}
-    assert (run_dir / "checkpoint.pt").is_file() and any((run_dir / "tb").iterdir())
+    assert (run_dir / "checkpoint.json").is_file() and any((run_dir / "tb").iterdir())
 
     assert main(["arm", "eval", "--checkpoint", str(run_dir), "--episodes", "3"]) == 0
     metrics = json.loads(capsys.readouterr().out)
@@ -73,13 +73,26 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(
         (["arm", "train", "--config", CONFIG, "env.id=NoSuchEnv-v9"], "NoSuchEnv-v9"),
         (["arm", "eval", "--checkpoint", "no/such/run"], "no/such/run"),
         (["arm", "video", "--checkpoint", "no/such/run"], "no/such/run"),
+        # a mistyped env argument: named with the closest valid one, before any env is built
+        (
+            ["arm", "train", "--config", CONFIG, "env.kwargs.reward_dist_weigth=1"],
+            "env.kwargs.reward_dist_weigth: RLHFGym/ArmReach-v0 has no argument "
+            "'reward_dist_weigth'; did you mean reward_dist_weight?",
+        ),
+        (["arm", "train", "--config", CONFIG, "env.kwargs.nonsense=1"], "it takes: camera_name"),
+        # the dataclass's own check names the section, not "run.:"
+        (["arm", "train", "--config", CONFIG, "run.total_timesteps=0"], "error: run: total"),
+        (["arm", "train", "--config", "no_such"], "nor a shipped config: arm/prefs, arm/reach"),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main([*argv, *([f"run_dir={tmp_path}"] if argv[1] == "train" else [])]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("rlhf-gym: error: ") and err.count("\n") == 1, err
+    assert "run.:" not in err
 
 
 def test_unreadable_checkpoint_is_a_clear_error(
@@ -87,7 +100,8 @@ def test_unreadable_checkpoint_is_a_clear_error(
 ) -> None:
     run_dir = tmp_path / "run"
     assert main(["arm", "train", "--config", CONFIG, f"run_dir={run_dir}", *TINY]) == 0
-    (run_dir / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (tensors,) = (run_dir / "checkpoints").glob("*/tensors.safetensors")
+    tensors.write_bytes(b"not a checkpoint")
     assert main(["arm", "eval", "--checkpoint", str(run_dir)]) == 2
     assert "not a readable checkpoint" in capsys.readouterr().err
 
@@ -128,3 +142,161 @@ def test_overrides_may_follow_flags(tmp_path: Path, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["arm", "train", "--config", CONFIG, "--no-such-flag"])
     assert "--no-such-flag" in capsys.readouterr().err
+
+
+# -- every user mistake is one line on stderr and exit status 2 ---------------------------------
+
+
+def test_reward_fn_of_the_wrong_signature_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad_rewards.py").write_text(
+        "def no_info(observation, action):\n    raise AssertionError('never called')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    override = "env.kwargs.reward_fn=bad_rewards:no_info"
+    assert main(["arm", "train", "--config", CONFIG, "run_dir=run", override, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "reward_fn bad_rewards:no_info must take (observation, action, info)" in err
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_default_configs_are_found_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each command's default config, and a shipped config's bare name, resolve outside the
+    repository (the unknown key proves the file was read: its error comes after loading)."""
+    monkeypatch.chdir(tmp_path)
+    for argv, known_in in [
+        (["arm", "train"], "ContinuousConfig"),
+        (["arm", "train", "--config", "reach"], "ContinuousConfig"),
+        (["arm", "prefs"], "PrefsConfig"),
+        (["text", "sft"], "PipelineConfig"),
+        (["text", "sft", "--config", "text/smollm2-135m"], "PipelineConfig"),
+        # demo.yaml names its base configs as configs/arm/reach.yaml, configs/text/tiny.yaml
+        (["demo", "--quick"], "DemoConfig"),
+    ]:
+        assert main([*argv, "no_such_key=1"]) == 2, argv
+        err = capsys.readouterr().err
+        assert f"unknown config key no_such_key (known in {known_in}" in err, (argv, err)
+
+
+def test_help_shows_the_shipped_default_from_another_folder(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-m", "rlhf_gym", "arm", "train", "--help"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
+    )  # fmt: skip
+    assert "default: reach" in " ".join(result.stdout.split())
+    top = subprocess.run(
+        [sys.executable, "-m", "rlhf_gym", "--help"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
+    )  # fmt: skip
+    assert "RLHF_GYM_DEBUG=1" in top.stdout
+
+
+def test_own_arm_model_path_is_saved_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run trained on ./arm3.xml is evaluated from another folder."""
+    from tests.envs.test_arm_reach import write_user_arm
+
+    write_user_arm(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    arm = ["env.kwargs.xml_file=arm3.xml", "env.kwargs.ee_site=tip", "env.kwargs.kp=5.0"]
+    assert main(["arm", "train", "--config", CONFIG, "run_dir=run", *arm, *TINY]) == 0
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["env"]["kwargs"]["xml_file"] == str(tmp_path.resolve() / "arm3.xml")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["arm", "eval", "--checkpoint", "../run", "--episodes", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 1.0
+
+
+@pytest.fixture
+def tiny_run(tmp_path: Path) -> Path:
+    run_dir = tmp_path / "run"
+    assert main(["arm", "train", "--config", CONFIG, f"run_dir={run_dir}", *TINY]) == 0
+    return run_dir
+
+
+def test_video_without_any_gl_backend_says_what_to_install(
+    tiny_run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.delenv("MUJOCO_GL")
+    monkeypatch.delitem(sys.modules, "OpenGL", raising=False)  # as in a fresh process
+    tried = []
+    monkeypatch.setattr("rlhf_arm.video.backend_works", lambda backend: tried.append(backend))
+    capsys.readouterr()
+    assert main(["arm", "video", "--checkpoint", str(tiny_run), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and tried[:2] == ["egl", "osmesa"]
+    assert "apt-get install -y libosmesa6" in err and "apt-get install -y libegl1" in err
+
+
+def test_video_without_mujoco_gl_picks_a_backend_itself(tiny_run: Path) -> None:
+    """In a fresh process with no MUJOCO_GL: a video (here EGL works), or the one-line advice
+    where no backend does; never a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "MUJOCO_GL"}
+    out = tiny_run / "clip.gif"
+    result = subprocess.run(
+        [sys.executable, "-m", "rlhf_gym", "arm", "video", "--checkpoint", str(tiny_run),
+         "--episodes", "1", "--out", str(out)],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=300,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr
+    if result.returncode == 0:
+        assert len(imageio.mimread(out)) >= 100 // 2
+    else:
+        assert result.returncode == 2 and "apt-get install" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (RuntimeError("first line\n  second line\n"), "first line"),
+        (KeyError("policy"), "KeyError: 'policy'"),
+        (TypeError("expected str, got int"), "expected str, got int"),
+        (ModuleNotFoundError("No module named 'deepspeed'"), "No module named 'deepspeed'"),
+        (FileNotFoundError("prompts.txt"), "prompts.txt"),
+    ],
+)
+def test_expected_errors_are_one_line(
+    error: Exception, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr("rlhf_arm.experiment.train_from_config", fail)
+    assert main(["arm", "train", "--config", CONFIG]) == 2
+    assert capsys.readouterr().err == f"rlhf-gym: error: {line}\n"
+
+
+def test_debug_variable_shows_the_traceback_and_bugs_are_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.config import ConfigError
+
+    monkeypatch.setenv("RLHF_GYM_DEBUG", "1")
+    with pytest.raises(ConfigError, match="ppo.no_such_key"):
+        main(["arm", "train", "--config", CONFIG, "ppo.no_such_key=1"])
+    monkeypatch.delenv("RLHF_GYM_DEBUG")
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in rlhf-gym, not the user's mistake")
+
+    monkeypatch.setattr("rlhf_arm.experiment.train_from_config", bug)
+    with pytest.raises(ZeroDivisionError):
+        main(["arm", "train", "--config", CONFIG])
