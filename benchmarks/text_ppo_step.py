@@ -5,9 +5,10 @@ reference log-probs, values, per-token KL rewards, GAE, then the PPO update) on 
 tiny models and prompts, each side in fresh worker processes of this interpreter,
 interleaved (ours, TRL, TRL, ours, ...) over ``--rounds`` rounds:
 
-- ``rlhf-gym``: ``rlhf_text.ppo_trainer.build_models`` + ``ppo_iteration``, as ``run_ppo``
-  runs them: plain PyTorch (no DeepSpeed config), no LoRA, actor and critic with an AdamW
-  each;
+- ``rlhf-gym``: ``rlhf_text.ppo_trainer.build_models`` + ``TextPPOParts`` on the shared
+  loop ``agents.train``, as ``run_ppo`` runs them but with no run folder (no logging or
+  checkpoints): plain PyTorch (no DeepSpeed config), no LoRA, actor and critic with an
+  AdamW each;
 - ``TRL``: ``trl.experimental.ppo.PPOTrainer.train()`` from trl 1.12.0, the newest release
   that still ships a PPO trainer (1.13.0 removed ``trl.experimental.ppo``, and nothing
   replaced it). It imports and runs with our transformers, so both sides share one
@@ -29,7 +30,8 @@ Measured in each worker process:
 
 - seconds per iteration, wall clock and CPU (``time.process_time``, which other jobs on a
   shared machine disturb less), of each iteration after ``--warmup`` uncounted ones: ours
-  around each ``ppo_iteration`` call, TRL's between consecutive ``on_step_end`` callbacks,
+  between consecutive ``on_iteration`` callbacks of ``agents.train`` (the first from just
+  before it), TRL's between consecutive ``on_step_end`` callbacks,
   so each of its iterations includes one end-of-iteration ``gc.collect()``. TRL's
   ``gc.collect()`` calls are also timed on their own (they still run) and reported below
   the table. The table gives medians over all counted iterations of all rounds, and the
@@ -77,11 +79,18 @@ def run_ours(root: Path, args: argparse.Namespace) -> dict:
     import torch
 
     import rlhf_gym
+    from agents import RunConfig, train
     from rlhf_text.data import DataReport, PreferenceData, PreferencePair
     from rlhf_text.engine import OptimConfig
     from rlhf_text.models import ModelConfig
-    from rlhf_text.ppo import KLController, TextPPOConfig
-    from rlhf_text.ppo_trainer import PPOTextConfig, TextEnvConfig, build_models, ppo_iteration
+    from rlhf_text.ppo import TextPPOConfig
+    from rlhf_text.ppo_trainer import (
+        PPOTextConfig,
+        TextEnvConfig,
+        TextPPOParts,
+        build_models,
+        optimizer_steps,
+    )
 
     prompts = json.loads((root / "prompts.json").read_text())
     iterations = args.warmup + args.iterations
@@ -116,19 +125,27 @@ def run_ours(root: Path, args: argparse.Namespace) -> dict:
         report=DataReport(source="benchmark"),
     )
     torch.manual_seed(config.seed)
-    steps = iterations * args.ppo_epochs * args.minibatches
-    models = build_models(config, data, steps)
-    models.env.reset(seed=config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    kl_controller = KLController(config.kl)
+    models = build_models(config, data, optimizer_steps(config))
+    parts = TextPPOParts(models, config, unsup_texts=[])
+    run = RunConfig(  # as run_ppo builds it
+        total_timesteps=iterations * args.batch_size * args.new_tokens,
+        num_steps=args.new_tokens,
+        learning_rate=config.actor_optim.learning_rate,  # the engines keep their own schedules
+        anneal_lr=False,
+        seed=config.seed,
+        torch_threads=args.threads,
+        progress=False,
+    )
     gc.collect()
     loaded = status_mb("VmRSS")
     clock = Clock(args.warmup)
     clock.mark()
-    for _ in range(iterations):
-        metrics, _ = ppo_iteration(models, config, kl_controller, generator, [])
-        clock.mark()
-        assert metrics["rollout/response_length"] == args.new_tokens
+    result = train(
+        models.env, models.policy, parts, config.ppo, run,
+        on_iteration=lambda *_: clock.mark(), seed_globals=False,
+    )  # fmt: skip
+    assert len(result.history) == iterations
+    assert all(m["rollout/response_length"] == args.new_tokens for m in result.history)
     wall, cpu = clock.spans()
     return {"version": rlhf_gym.__version__, "wall": wall, "cpu": cpu, "loaded_mb": loaded}
 
@@ -193,7 +210,7 @@ def run_trl(root: Path, args: argparse.Namespace) -> dict:
     dataset = Dataset.from_dict({"input_ids": [tokenizer(p)["input_ids"] for p in prompts]})
     assert {len(ids) for ids in dataset["input_ids"]} == {args.prompt_len}
     ppo_config = trl_ppo.PPOConfig(
-        run_dir=tempfile.mkdtemp(prefix="trl-ppo-"),
+        output_dir=tempfile.mkdtemp(prefix="trl-ppo-"),  # TRL's TrainingArguments name
         per_device_train_batch_size=args.batch_size,
         gradient_accumulation_steps=1,
         num_mini_batches=args.minibatches,
