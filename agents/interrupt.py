@@ -21,7 +21,9 @@ class DeferredInterrupt:
     """Context manager: SIGINT sets :attr:`requested`; a second SIGINT raises at once.
 
     Outside the main thread (where Python cannot install signal handlers) it does nothing,
-    and Ctrl-C raises ``KeyboardInterrupt`` wherever it lands, as usual.
+    and Ctrl-C raises ``KeyboardInterrupt`` wherever it lands, as usual. Nested inside another
+    (a preference round's PPO inside the round loop), it leaves the signal to the outer one,
+    whose boundary is the one that can save: the inner :attr:`requested` stays False.
 
     Usage::
 
@@ -32,6 +34,8 @@ class DeferredInterrupt:
                     save_checkpoint(...)
                     raise KeyboardInterrupt
     """
+
+    _active: list[DeferredInterrupt] = []
 
     def __init__(self, what: str = "iteration") -> None:
         self.what = what
@@ -51,9 +55,10 @@ class DeferredInterrupt:
         )
 
     def __enter__(self) -> DeferredInterrupt:
-        if threading.current_thread() is threading.main_thread():
+        if not DeferredInterrupt._active and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
+            DeferredInterrupt._active.append(self)
         return self
 
     def __exit__(
@@ -65,3 +70,4 @@ class DeferredInterrupt:
         if self._installed:
             signal.signal(signal.SIGINT, self._previous)
             self._installed = False
+            DeferredInterrupt._active.remove(self)

@@ -170,13 +170,13 @@ class OptimizerParts:
             ) from error
 
 
-def _seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global RNGs."""
     import random
 
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def limit_cpu_threads(threads: int) -> None:
@@ -245,6 +245,7 @@ def train(
     stop_after: int | None = None,
     on_iteration: Callable[[int, dict[str, float]], None] | None = None,
     on_restored: Callable[[], None] | None = None,
+    seed_globals: bool = True,
 ) -> TrainResult:
     """Train ``policy`` on ``env`` with PPO: the one loop of both worlds.
 
@@ -264,6 +265,10 @@ def train(
         on_iteration: called with ``(iteration, metrics)`` after each iteration.
         on_restored: called once a checkpoint has been restored (a run folder records its
             config only then: :func:`agents.run_folder.commit_config`).
+        seed_globals: seed Python's, NumPy's and torch's RNGs with ``run_config.seed`` first;
+            False when the caller seeded them before building its models (text PPO), so
+            sampling continues from there. The shuffling generator and the env's first
+            reset are seeded either way.
 
     Returns:
         A :class:`TrainResult` with the metrics of every iteration run by this call.
@@ -275,7 +280,9 @@ def train(
     num_iterations = max(1, run_config.total_timesteps // batch_steps)
     fresh_rows = _autoreset_mode(env) == AutoresetMode.DISABLED
 
-    generator = _seed_everything(run_config.seed)
+    if seed_globals:
+        seed_everything(run_config.seed)
+    generator = torch.Generator().manual_seed(run_config.seed)
     loop = _LoopState(0, 0, start_collection(env, run_config.seed), generator)
     if resume and run_dir is not None and has_checkpoint(run_dir):
         loop.restore(load_checkpoint(run_dir, {"parts": parts}), env)

@@ -314,7 +314,7 @@ def run_ppo(
     )
     result = train(
         models.env, models.policy, parts, config.ppo, run, config.run_dir, resuming, stop_after,
-        on_restored=lambda: commit_config(config.run_dir, config),
+        on_restored=lambda: commit_config(config.run_dir, config), seed_globals=False,
     )  # fmt: skip
     if result.iterations >= config.iterations:
         _save_outputs(models, Path(config.run_dir))

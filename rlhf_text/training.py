@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,7 @@ from agents.checkpoint import (
 from agents.interrupt import DeferredInterrupt
 from agents.logger import MetricsLogger
 from agents.run_folder import commit_config, start_run
+from agents.train import seed_everything
 from rlhf_text.data import DataConfig, PreferenceData
 from rlhf_text.engine import OptimConfig, TrainEngine
 from rlhf_text.models import ModelConfig, load_tokenizer, prepare_tokenizer
@@ -106,13 +106,6 @@ class TrainingConfig:
             raise ValueError("max_eval_examples must be >= 1 or None")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global RNGs."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def run_device(config: TrainingConfig) -> torch.device:

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from agents.config import ConfigError, save_config
+from agents.interrupt import DeferredInterrupt
 from agents.logger import MetricsLogger
 from agents.run_folder import CONFIG_NAME, commit_config, start_run
 from agents.train import limit_cpu_threads, train
@@ -183,24 +184,28 @@ class PreferenceLoop:
         # a resumed run drops the events the stopped one logged after its last saved round
         self.logger = MetricsLogger(self.run_dir / "tb", purge_step=self.global_step or None)
         first = self.next_round
-        for round_index in range(first, config.prefs.rounds):
-            if stop_after_rounds is not None and round_index - first >= stop_after_rounds:
-                break
-            if config.prefs.human_labels is not None:
-                metrics = self.load_human_labels() if round_index == 0 else {}
-            else:
-                metrics = self.query(round_index, labels[round_index])
-            if metrics:  # new labels: refit
-                metrics.update(self.fit())
-            reward_fn = self.reward_fn()
-            metrics.update(self.train_policy(round_index, iterations[round_index], reward_fn))
-            metrics.update(self.evaluate(round_index))
-            metrics["prefs/labels_used"] = float(self.labels_used)
-            metrics["prefs/round"] = float(round_index)
-            self.logger.log(metrics, self.global_step)
-            self.history.append({"global_step": float(self.global_step), **metrics})
-            self.next_round = round_index + 1
-            save_round(self, round_index, reward_fn)
+        # Ctrl-C finishes the round in progress and saves it (a second one stops at once)
+        with DeferredInterrupt("round") as interrupt:
+            for round_index in range(first, config.prefs.rounds):
+                if stop_after_rounds is not None and round_index - first >= stop_after_rounds:
+                    break
+                if config.prefs.human_labels is not None:
+                    metrics = self.load_human_labels() if round_index == 0 else {}
+                else:
+                    metrics = self.query(round_index, labels[round_index])
+                if metrics:  # new labels: refit
+                    metrics.update(self.fit())
+                reward_fn = self.reward_fn()
+                metrics.update(self.train_policy(round_index, iterations[round_index], reward_fn))
+                metrics.update(self.evaluate(round_index))
+                metrics["prefs/labels_used"] = float(self.labels_used)
+                metrics["prefs/round"] = float(round_index)
+                self.logger.log(metrics, self.global_step)
+                self.history.append({"global_step": float(self.global_step), **metrics})
+                self.next_round = round_index + 1
+                save_round(self, round_index, reward_fn)
+                if interrupt.requested:
+                    raise KeyboardInterrupt
         result.global_step, result.labels_used = self.global_step, self.labels_used
         result.seconds = time.perf_counter() - start
         return result
