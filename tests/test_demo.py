@@ -300,4 +300,5 @@ def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 2
-    assert result.stderr == f"rlhf-gym: error: config file not found: {tmp_path}/missing.yaml\n"
+    missing = f"rlhf-gym: error: config file not found: {tmp_path}/missing.yaml"
+    assert result.stderr.startswith(missing) and result.stderr.count("\n") == 1  # one line
