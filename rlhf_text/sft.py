@@ -158,14 +158,16 @@ def run_sft(
     resume: bool = True,
     stop_after: int | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    allow_config_change: bool = False,
 ) -> dict[str, float]:
     """Step 1: fine-tune ``config.model`` on the chosen responses of ``config.data``.
 
     Args:
         config: model, data, optimiser, run length and output directory.
-        resume: continue from ``run_dir/checkpoint`` when it holds one.
+        resume: continue from the run folder's checkpoint when it has one.
         stop_after: stop after this many steps of this call (a later call resumes).
         on_step: called with ``(step, metrics)`` after each step.
+        allow_config_change: resume even though the config differs from the saved one.
 
     Returns:
         ``eval/perplexity_before``, ``eval/perplexity`` (when finished), ``eval/loss``, the
@@ -207,4 +209,5 @@ def run_sft(
         resume=resume,
         stop_after=stop_after,
         on_step=on_step,
+        allow_config_change=allow_config_change,
     )

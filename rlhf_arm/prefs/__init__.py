@@ -9,7 +9,8 @@
 
 from rlhf_arm.prefs.config import PreferenceConfig, PrefsConfig, RewardModelConfig
 from rlhf_arm.prefs.labels import Preferences, oracle_preferences, read_labels, write_labels
-from rlhf_arm.prefs.loop import PrefsResult, label_schedule, train_prefs
+from rlhf_arm.prefs.loop import PrefsResult, train_prefs
+from rlhf_arm.prefs.pairs import label_schedule
 from rlhf_arm.prefs.reward_model import (
     NumpyReward,
     TrajectoryRewardModel,

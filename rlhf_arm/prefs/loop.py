@@ -44,15 +44,15 @@ from rlhf_arm.experiment import (
     make_optimizer,
     make_vector_env,
 )
-from rlhf_arm.prefs.config import PreferenceConfig, PrefsConfig
+from rlhf_arm.prefs.config import PrefsConfig
 from rlhf_arm.prefs.labels import Preferences, oracle_preferences, read_labels
+from rlhf_arm.prefs.pairs import allocate, label_schedule, same_start_pairs, selection_score
 from rlhf_arm.prefs.reward_model import (
     NumpyReward,
     TrajectoryRewardModel,
     evaluate_reward_model,
     export_numpy,
     fit_reward_model,
-    preference_variance,
 )
 from rlhf_arm.prefs.segments import SegmentPool, collect_segments
 from rlhf_arm.prefs.state import restore_state, save_round
@@ -70,25 +70,6 @@ class PrefsResult:
     seconds: float
     rounds: list[dict[str, float]] = field(default_factory=list)
     """per round: prefs/*, the last PPO iteration's metrics and the evaluation"""
-
-
-def allocate(total: int, weights: np.ndarray) -> list[int]:
-    """``total`` split in proportion to ``weights`` into integers that sum to it."""
-    exact = total * np.asarray(weights, float) / np.sum(weights)
-    counts = np.floor(exact).astype(int)
-    remainder = total - counts.sum()
-    counts[np.argsort(counts - exact, kind="stable")[:remainder]] += 1
-    return counts.tolist()
-
-
-def label_schedule(config: PreferenceConfig) -> list[int]:
-    """Labels asked for in each round: the initial share first, then the schedule."""
-    initial = max(1, round(config.label_budget * config.initial_label_fraction))
-    if config.rounds == 1 or initial >= config.label_budget:
-        return [config.label_budget] + [0] * (config.rounds - 1)
-    later = np.arange(1, config.rounds, dtype=float)
-    weights = np.ones_like(later) if config.label_schedule == "constant" else 1.0 / later
-    return [initial, *allocate(config.label_budget - initial, weights)]
 
 
 def train_prefs(
@@ -238,7 +219,7 @@ class PreferenceLoop:
         left, right = self.candidate_pairs(rows, num_candidates)
         metrics = {}
         if selective:
-            name, score = _selection_score(
+            name, score = selection_score(
                 prefs.selection, self.model, *self.pool_tensors(), left, right
             )
             keep = np.argsort(-score, kind="stable")[:num_labels]
@@ -267,7 +248,7 @@ class PreferenceLoop:
         ``pairing='same_start'``, of segments of the same start and window; fewer if there
         are fewer such pairs)."""
         if self.config.prefs.pairing == "same_start":
-            ordered = _same_start_pairs(rows, self.pool.starts, self.pool.windows)
+            ordered = same_start_pairs(rows, self.pool.starts, self.pool.windows)
             ordered = ordered[self.rng.permutation(len(ordered))[:count]]
         else:
             pairs: set[tuple[int, int]] = set()
@@ -384,40 +365,3 @@ class PreferenceLoop:
         if "mean_final_distance" in result:
             metrics["prefs/true_final_distance"] = result["mean_final_distance"]
         return metrics
-
-
-def _same_start_pairs(rows: np.ndarray, starts: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """Every pair ``(i, j)``, ``i < j``, of ``rows`` with equal ``starts`` (not -1) and
-    ``windows``, as an ``(n, 2)`` array in row order."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for row in np.sort(rows):
-        if starts[row] >= 0:
-            groups.setdefault((int(starts[row]), int(windows[row])), []).append(int(row))
-    pairs = [
-        (a, b)
-        for members in groups.values()
-        for k, a in enumerate(members)
-        for b in members[k + 1 :]
-    ]
-    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
-
-
-def _selection_score(
-    selection: str,
-    model: TrajectoryRewardModel,
-    observations: torch.Tensor,
-    actions: torch.Tensor,
-    left: np.ndarray,
-    right: np.ndarray,
-) -> tuple[str, np.ndarray]:
-    """How much each candidate pair is worth asking about (higher first), and its name.
-
-    'uncertainty': the ensemble variance of P(left preferred); 'margin': ``1/2 - |P - 1/2|``
-    with P from the ensemble mean's returns, largest for pairs the model rates alike.
-    """
-    if selection == "uncertainty":
-        return "variance", preference_variance(model, observations, actions, left, right)
-    with torch.no_grad():
-        returns = model.segment_returns(observations, actions).mean(0)  # (S,)
-        probability = torch.sigmoid(returns[left] - returns[right]).numpy()
-    return "closeness", 0.5 - np.abs(probability - 0.5)

@@ -191,17 +191,17 @@ def test_reward_model_learns_a_synthetic_preference() -> None:
 
 
 def test_margin_selection_prefers_pairs_the_model_rates_alike() -> None:
-    from rlhf_arm.prefs.loop import _selection_score
+    from rlhf_arm.prefs.pairs import selection_score
 
     torch.manual_seed(0)
     observations, actions, _ = _synthetic_segments(4, seed=2)
     observations[1], actions[1] = observations[0], actions[0]  # rows 0 and 1 are the same
     model = TrajectoryRewardModel(24, 5, hidden=(8,), ensemble_size=2)
     left, right = np.array([0, 0, 2]), np.array([1, 3, 3])
-    name, score = _selection_score("margin", model, observations, actions, left, right)
+    name, score = selection_score("margin", model, observations, actions, left, right)
     assert name == "closeness" and score[0] == pytest.approx(0.5)
     assert (score <= 0.5).all() and (score[1:] < 0.5).all()
-    name, score = _selection_score("uncertainty", model, observations, actions, left, right)
+    name, score = selection_score("uncertainty", model, observations, actions, left, right)
     expected = preference_variance(model, observations, actions, left, right)
     assert name == "variance" and np.array_equal(score, expected)
 
@@ -343,13 +343,13 @@ def test_a_segment_file_without_starts_loads_with_none(tmp_path: Path) -> None:
 
 
 def test_same_start_pairs_group_by_start_and_window() -> None:
-    from rlhf_arm.prefs.loop import _same_start_pairs
+    from rlhf_arm.prefs.pairs import same_start_pairs
 
     starts = np.array([7, 7, 7, 7, 9, 9, -1, -1])
     windows = np.array([0, 1, 0, 1, 0, 0, 0, 0])
-    pairs = _same_start_pairs(np.arange(8), starts, windows)
+    pairs = same_start_pairs(np.arange(8), starts, windows)
     assert pairs.tolist() == [[0, 2], [1, 3], [4, 5]]  # -1: no start, never paired
-    assert _same_start_pairs(np.array([0, 1]), starts, windows).shape == (0, 2)
+    assert same_start_pairs(np.array([0, 1]), starts, windows).shape == (0, 2)
 
 
 def test_same_start_pairing_labels_only_attempts_at_the_same_task(tmp_path: Path) -> None:

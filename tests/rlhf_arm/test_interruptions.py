@@ -85,3 +85,25 @@ def test_ctrl_c_then_resume_equals_the_uninterrupted_run(
     for key, value in expected.items():
         assert torch.equal(value, actual[key]), key
     same_rows(read_metrics(whole), read_metrics(tmp_path))
+
+
+def test_preference_run_ctrl_c_then_resume_equals_the_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rlhf_arm.prefs import PrefsConfig, train_prefs
+    from tests.rlhf_arm.test_arm_prefs import CONFIG, TINY
+
+    def prefs_config(run_dir: Path) -> PrefsConfig:
+        return load_config(PrefsConfig, CONFIG, [*TINY, f"run_dir={run_dir}"])
+
+    whole = train_prefs(prefs_config(tmp_path / "whole"))
+    with monkeypatch.context() as patch:
+        ctrl_c_at(patch, TorchStepper, "apply", (5,))  # in round 0's PPO
+        with pytest.raises(KeyboardInterrupt):
+            train_prefs(prefs_config(tmp_path / "parts"))
+    assert read_checkpoint(tmp_path / "parts")["loop"]["next_round"] == 1  # round 0 finished
+    resumed = train_prefs(prefs_config(tmp_path / "parts"))
+    assert resumed.rounds == whole.rounds
+    expected, actual = final_policy(tmp_path / "whole"), final_policy(tmp_path / "parts")
+    for key, value in expected.items():
+        assert torch.equal(value, actual[key]), key

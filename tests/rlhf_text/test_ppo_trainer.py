@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,29 +15,11 @@ from rlhf_text.engine import OptimConfig
 from rlhf_text.models import ModelConfig
 from rlhf_text.ppo import TextPPOConfig
 from rlhf_text.ppo_trainer import LoraConfig, PPOTextConfig, TextEnvConfig, run_ppo
-from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, tiny_value_model
-
-ROWS = [
-    {"prompt": f"Human: {q}? Assistant:", "chosen": " the answer is the cat", "rejected": " no"}
-    for q in ("Why is the sky blue", "How do I bake bread", "What is a cat", "Where is the park")
-]
 
 
 def e_count(prompts: list[str], responses: list[str]) -> list[float]:
     """Rewards the letter "e": a dense rule a tiny random model can learn in a few iterations."""
     return [float(response.count("e")) for response in responses]
-
-
-@pytest.fixture(scope="module")
-def step_dirs(tmp_path_factory, tiny_tokenizer) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("steps")
-    small = TinyModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=64)
-    for name, build in (("sft", tiny_causal_lm), ("rm", tiny_value_model)):
-        build(tiny_tokenizer, small).save_pretrained(root / name)
-        tiny_tokenizer.save_pretrained(root / name)
-    data = root / "prefs.jsonl"
-    data.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
-    return {"sft": str(root / "sft"), "rm": str(root / "rm"), "data": str(data)}
 
 
 def config(step_dirs, out: Path, **changes) -> PPOTextConfig:
