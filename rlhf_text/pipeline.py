@@ -92,38 +92,50 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
     return from_dict(PipelineConfig, plain)
 
 
-def run_step(config: PipelineConfig, step: str, resume: bool = True) -> dict[str, Any]:
-    """Runs ``"sft"``, ``"rm"`` or ``"ppo"`` of a resolved config; returns its metrics."""
+def run_step(
+    config: PipelineConfig, step: str, resume: bool = True, allow_config_change: bool = False
+) -> dict[str, Any]:
+    """Runs ``"sft"``, ``"rm"`` or ``"ppo"`` of a resolved config; returns its metrics.
+
+    ``allow_config_change`` lets a resumed step continue under a config that differs from the
+    one its run folder started with (refused otherwise, :func:`agents.run_folder.check_resume`).
+    """
+    allow = {"resume": resume, "allow_config_change": allow_config_change}
     from rlhf_text.ppo_trainer import run_ppo
     from rlhf_text.reward_model import run_reward_model
     from rlhf_text.sft import run_sft
 
     if step == "sft":
-        return run_sft(config.sft, resume=resume)
+        return run_sft(config.sft, **allow)
     if step == "rm":
-        return run_reward_model(config.rm, resume=resume)
+        return run_reward_model(config.rm, **allow)
     if step == "ppo":
-        history = run_ppo(config.ppo, resume=resume)
+        history = run_ppo(config.ppo, **allow)
         return history[-1] if history else {}
     raise ValueError(f"unknown step {step!r}: sft, rm or ppo")
 
 
-def run_pipeline(config: PipelineConfig, resume: bool = True) -> dict[str, Any]:
-    """All three steps in order, then the report; returns a summary of the headline numbers."""
+def run_pipeline(
+    config: PipelineConfig, resume: bool = True, allow_config_change: bool = False
+) -> dict[str, Any]:
+    """All three steps in order, then the report; returns a summary of the headline numbers.
+
+    ``run_dir/config.yaml`` is written once the steps have run (each step's folder checks and
+    records its own config when it resumes)."""
     from rlhf_text.pipeline_report import write_report
 
     config = resolve(config)
     out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
     seconds: dict[str, float] = {}
     peak_mib: dict[str, float] = {}
     results: dict[str, Any] = {}
     for step in ("sft", "rm", "ppo"):
         start = time.perf_counter()
-        results[step] = run_step(config, step, resume=resume)
+        results[step] = run_step(config, step, resume, allow_config_change)
         seconds[step] = time.perf_counter() - start
         peak_mib[step] = peak_rss_mib()
+    save_config(config, out / "config.yaml")
     summary = write_report(config, out / "report")
     summary["seconds"] = seconds
     summary["peak_rss_mib"] = peak_mib
