@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType, TracebackType
 
 
@@ -30,9 +31,7 @@ class DeferredInterrupt:
         with DeferredInterrupt() as interrupt:
             while not done:
                 one_iteration()
-                if interrupt.requested:
-                    save_checkpoint(...)
-                    raise KeyboardInterrupt
+                interrupt.boundary(save_checkpoint, due=iteration % every == 0)
     """
 
     _active: list[DeferredInterrupt] = []
@@ -53,6 +52,14 @@ class DeferredInterrupt:
             file=sys.stderr,
             flush=True,
         )
+
+    def boundary(self, save: Callable[[], None], due: bool) -> None:
+        """At a consistent point of the loop: ``save()`` when it is ``due`` or Ctrl-C was
+        pressed, and then, for Ctrl-C, stop with ``KeyboardInterrupt``."""
+        if due or self.requested:
+            save()
+        if self.requested:
+            raise KeyboardInterrupt
 
     def __enter__(self) -> DeferredInterrupt:
         if not DeferredInterrupt._active and threading.current_thread() is threading.main_thread():

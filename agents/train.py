@@ -354,10 +354,7 @@ def train(
                 bar.set_postfix(_postfix(metrics), refresh=False)
                 if on_iteration is not None:
                     on_iteration(loop.iteration, metrics)
-                if loop.iteration % run_config.checkpoint_every == 0 or interrupt.requested:
-                    checkpoint()
-                if interrupt.requested:
-                    raise KeyboardInterrupt
+                interrupt.boundary(checkpoint, loop.iteration % run_config.checkpoint_every == 0)
             else:
                 checkpoint()  # the final one
     finally:

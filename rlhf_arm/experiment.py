@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import envs  # registers the RLHFGym/ env ids
-from agents.checkpoint import CheckpointError, load_checkpoint, load_state_dict_strict
+from agents.checkpoint import CheckpointError, load_state_dict_strict, read_checkpoint
 from agents.config import ConfigError, from_dict, read_mapping
 from agents.flat import flatten_parameters
 from agents.gaussian import GaussianActorCritic
@@ -164,24 +164,13 @@ def load_run(run_dir: str | Path) -> tuple[ContinuousConfig, GaussianActorCritic
     env = make_vector_env(config.env, num_envs=1)
     policy = build_policy(config, env)
     env.close()
-    load_checkpoint(run_dir, {"parts": _PolicyOnly(policy)})
+    # the policy as every arm run saves it: OptimizerParts' state (agents.train)
+    saved = read_checkpoint(run_dir)["parts"].get("parts")
+    if not isinstance(saved, dict) or "policy" not in saved:
+        raise CheckpointError(f"{run_dir}: the checkpoint holds no policy")
+    load_state_dict_strict(policy, saved["policy"], f"{run_dir}: the policy")
     policy.eval()
     return config, policy
-
-
-class _PolicyOnly:
-    """Restores just the policy from a training checkpoint's parts (no optimiser)."""
-
-    def __init__(self, policy: GaussianActorCritic) -> None:
-        self.policy = policy
-
-    def checkpoint_state(self, directory: Path) -> Any:  # pragma: no cover - read only
-        raise NotImplementedError
-
-    def restore_checkpoint(self, directory: Path, state: Any) -> None:
-        if not isinstance(state, dict) or "policy" not in state:
-            raise CheckpointError(f"{directory.parent} holds no policy")
-        load_state_dict_strict(self.policy, state["policy"], f"{directory.parent}: the policy")
 
 
 @torch.no_grad()

@@ -299,10 +299,7 @@ def train_loop(
                 )
                 if on_step is not None:
                     on_step(position.step, metrics)
-                if position.step % config.checkpoint_every == 0 or interrupt.requested:
-                    checkpoint()
-                if interrupt.requested:
-                    raise KeyboardInterrupt
+                interrupt.boundary(checkpoint, position.step % config.checkpoint_every == 0)
     finally:
         bar.close()
     checkpoint()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import gymnasium as gym
@@ -184,9 +185,8 @@ class PreferenceLoop:
                 self.logger.log(metrics, self.global_step)
                 self.history.append({"global_step": float(self.global_step), **metrics})
                 self.next_round = round_index + 1
-                save_round(self, round_index, reward_fn)
-                if interrupt.requested:
-                    raise KeyboardInterrupt
+                # every round is saved; Ctrl-C during it stops here
+                interrupt.boundary(partial(save_round, self, round_index, reward_fn), due=True)
         result.global_step, result.labels_used = self.global_step, self.labels_used
         result.seconds = time.perf_counter() - start
         return result
