@@ -120,3 +120,75 @@ def test_ppo_steps_under_deepspeed_zero2(step_dirs, tmp_path) -> None:
     assert (tmp_path / "actor" / "config.json").is_file()
     folder = checkpoint_folder(tmp_path)[1]
     assert (folder / "parts" / "actor" / "latest").is_file()  # DeepSpeed's own format
+
+
+def test_unsupervised_mixing_keeps_the_lr_schedule_to_the_run(step_dirs, tmp_path) -> None:
+    """With LM mixing the actor steps once more per iteration; the cosine schedule counts those
+    steps, so the learning rate reaches 0 at the end of the run, not halfway."""
+    cosine = OptimConfig(learning_rate=1e-3, lr_scheduler="cosine")
+    history = run_ppo(
+        config(step_dirs, tmp_path, iterations=4, unsup_coef=0.5, unsup_batch_size=2,
+               actor_optim=cosine)
+    )  # fmt: skip
+    lrs = [row["train/lr"] for row in history]  # before each iteration's rollout
+    assert lrs[0] == pytest.approx(1e-3)
+    assert lrs[-1] > 1e-4  # 3 of 4 iterations done: half a cosine's last quarter remains
+
+
+def test_unsupervised_step_counts_positions_from_the_first_real_token(step_dirs) -> None:
+    """The actor's tokenizer pads on the left; the LM step must give position 0 to each
+    text's first real token, as an unpadded forward pass does."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlhf_text.ppo_trainer import _unsup_step
+
+    tokenizer = AutoTokenizer.from_pretrained(step_dirs["sft"])
+    tokenizer.padding_side = "left"
+    actor = AutoModelForCausalLM.from_pretrained(step_dirs["sft"])
+    seen: list[torch.Tensor] = []
+
+    class Engine:
+        def backward(self, loss: torch.Tensor) -> None:
+            pass
+
+        def step(self) -> float:
+            return 0.0
+
+    class Models:
+        device = torch.device("cpu")
+        actor_engine = Engine()
+
+    models = Models()
+    models.tokenizer = tokenizer
+    models.policy = type("Policy", (), {"actor": actor})()
+    original = actor.forward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["position_ids"])
+        return original(*args, **kwargs)
+
+    actor.forward = spy
+    _unsup_step(models, ["a short one", "a somewhat longer text than that"], 1.0, 32)
+    (positions,) = seen
+    lengths = [len(tokenizer(t + tokenizer.eos_token)["input_ids"]) for t in ["a short one"]]
+    assert positions[0, -lengths[0] :].tolist() == list(range(lengths[0]))
+    assert positions[1, 0] == 0
+
+
+def test_top_k_or_top_p_sampling_is_refused_for_ppo(step_dirs, tmp_path) -> None:
+    from rlhf_text.policy import SamplingConfig
+
+    for sampling in (SamplingConfig(top_k=5), SamplingConfig(top_p=0.9)):
+        with pytest.raises(ValueError, match="off-policy"):
+            config(step_dirs, tmp_path, sampling=sampling)
+
+
+def test_a_resume_under_another_config_is_refused(step_dirs, tmp_path) -> None:
+    from agents.config import ConfigError
+
+    run_ppo(config(step_dirs, tmp_path), stop_after=1)
+    before = (tmp_path / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"seed changed.*--allow-config-change"):
+        run_ppo(config(step_dirs, tmp_path, seed=7))
+    assert (tmp_path / "config.yaml").read_text() == before
+    assert len(run_ppo(config(step_dirs, tmp_path, seed=7), allow_config_change=True)) == 2
