@@ -209,7 +209,8 @@ def _text_rows(text: dict[str, Any]) -> list[tuple[str, str]]:
          f"{sft['score_mean']:+.3f} / {ppo['score_mean']:+.3f}"),
         ("mean RM score of greedy responses: SFT / PPO",
          f"{sft['greedy_score_mean']:+.3f} / {ppo['greedy_score_mean']:+.3f}"),
-        ("KL(PPO || SFT) per response (nats)", f"{ppo['kl_to_reference']:.3f}"),
+        ("KL(PPO || SFT) per response (nats; exact over the vocabulary at each token)",
+         f"{ppo['kl_to_reference']:.3f}"),
         ("wall-clock of this invocation (s): SFT / RM / PPO",
          " / ".join(f"{steps.get(step, float('nan')):.0f}" for step in ("sft", "rm", "ppo"))),
     ]  # fmt: skip

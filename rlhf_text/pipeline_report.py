@@ -144,8 +144,8 @@ def _markdown(summary, answers, scores, table_prompts, good_bad) -> str:
             f"| mean RM score of PPO responses (sampled) | {ppo['score_mean']:+.3f} |",
             f"| mean RM score, greedy: SFT / PPO | {sft['greedy_score_mean']:+.3f} / "
             f"{ppo['greedy_score_mean']:+.3f} |",
-            f"| KL(PPO actor \\|\\| SFT reference) per response (nats) | "
-            f"{ppo['kl_to_reference']:.3f} |",
+            "| KL(PPO actor \\|\\| SFT reference) per response (nats; exact over the vocabulary "
+            f"at each token, summed) | {ppo['kl_to_reference']:.3f} |",
             f"| mean response length in words: SFT / PPO | {sft['response_words']:.1f} / "
             f"{ppo['response_words']:.1f} |",
             "",

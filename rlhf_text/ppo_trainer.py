@@ -10,7 +10,9 @@ of the actor, the adaptive KL controller, and tables of sample responses.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +32,8 @@ from rlhf_text.ppo import (
     KLController,
     compute_rewards,
     experience_metrics,
-    sequence_logprobs,
+    kl_of_log_softmax,
+    response_log_softmax,
 )
 from rlhf_text.ppo_config import LoraConfig, PPOTextConfig, TextEnvConfig
 
@@ -114,13 +117,31 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
     return PPOModels(tokenizer, policy, reference, actor_engine, critic_engine, env, ema, device)
 
 
-def _reference_logprobs(models: PPOModels, batch, temperature: float) -> torch.Tensor:
+def _reference_logprobs(
+    models: PPOModels, batch: RolloutBatch, temperature: float, exact_kl: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The reference's log-probs of the response tokens (B, T) and, with ``exact_kl``, the
+    exact per-token KL of the actor from it over the vocabulary (B, T)."""
     ids, mask, _ = models.policy.sequences(batch.observations, batch.actions)
     length = batch.actions.shape[1]
     if models.reference is not None:
-        return sequence_logprobs(models.reference, ids, mask, length, temperature)
-    with models.policy.actor.disable_adapter():  # LoRA: the base weights are the reference
-        return sequence_logprobs(models.policy.actor, ids, mask, length, temperature)
+        reference = contextlib.nullcontext(models.reference)
+    else:  # LoRA: the base weights, adapters off, are the reference
+        reference = _adapters_off(models.policy.actor)
+    with torch.no_grad(), reference as model:
+        log_q = response_log_softmax(model, ids, mask, length, temperature)  # (B, T, V)
+    ref_logprobs = log_q.gather(-1, ids[:, -length:, None]).squeeze(-1)
+    if not exact_kl:
+        return ref_logprobs, None
+    with torch.no_grad():
+        log_p = response_log_softmax(models.policy.actor, ids, mask, length, temperature)
+    return ref_logprobs, kl_of_log_softmax(log_p, log_q)
+
+
+@contextlib.contextmanager
+def _adapters_off(actor: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    with actor.disable_adapter():
+        yield actor
 
 
 def _unsup_step(models: PPOModels, texts: list[str], coef: float, max_len: int) -> float:
@@ -207,13 +228,17 @@ class TextPPOParts:
     def shape_rewards(self, batch: RolloutBatch) -> dict[str, float]:
         config = self.config
         scores = batch.rewards.sum(1)  # the env paid the score on the last real token only
-        ref_logprobs = _reference_logprobs(self.models, batch, config.sampling.temperature)
+        ref_logprobs, exact_kl = _reference_logprobs(
+            self.models, batch, config.sampling.temperature, config.kl.log_exact
+        )
         batch.rewards, kl = compute_rewards(
             scores, batch.logprobs, ref_logprobs, batch.mask, self.kl_controller.value,
             config.score_clip, config.kl.estimator,
         )  # fmt: skip
         batch.extras["ref_logprobs"] = ref_logprobs
         metrics = experience_metrics(batch, scores, kl, self.kl_controller.value)
+        if exact_kl is not None:
+            metrics["objective/kl_exact"] = float((exact_kl * batch.mask).sum(1).mean())
         # the score is the whole return: a response cut at max_new_tokens ends there too
         batch.terminated = batch.terminated | batch.truncated
         batch.truncated = torch.zeros_like(batch.truncated)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlhf_text.ppo import sequence_logprobs
+from rlhf_text.ppo import exact_token_kl
 
 
 def _cell(text: str) -> str:
@@ -55,8 +55,10 @@ def generate_responses(
 def kl_to_reference(
     model, reference, tokenizer, prompts: Sequence[str], responses: Sequence[torch.Tensor]
 ) -> float:
-    """Mean over responses of ``sum_t log pi(y_t) - log ref(y_t)``: with responses sampled
-    from ``model``, an unbiased estimate of KL(model || reference) per response."""
+    """Mean over responses of the exact KL per response: at each response token, the KL of
+    ``model``'s next-token distribution from ``reference``'s over the whole vocabulary
+    (:func:`rlhf_text.ppo.exact_token_kl`), summed over the response. Never negative, unlike
+    the sampled estimate ``sum_t log pi(y_t) - log ref(y_t)``."""
     total = []
     for prompt, response in zip(prompts, responses, strict=True):
         if response.numel() == 0:
@@ -65,9 +67,7 @@ def kl_to_reference(
         prompt_ids = torch.tensor(tokenizer(prompt)["input_ids"], dtype=torch.long)
         ids = torch.cat([prompt_ids, response])[None]
         mask = torch.ones_like(ids)
-        logp = sequence_logprobs(model, ids, mask, response.numel())
-        ref_logp = sequence_logprobs(reference, ids, mask, response.numel())
-        total.append(float((logp - ref_logp).sum()))
+        total.append(float(exact_token_kl(model, reference, ids, mask, response.numel()).sum()))
     return float(np.mean(total))
 
 

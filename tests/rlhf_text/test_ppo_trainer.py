@@ -192,3 +192,34 @@ def test_a_resume_under_another_config_is_refused(step_dirs, tmp_path) -> None:
         run_ppo(config(step_dirs, tmp_path, seed=7))
     assert (tmp_path / "config.yaml").read_text() == before
     assert len(run_ppo(config(step_dirs, tmp_path, seed=7), allow_config_change=True)) == 2
+
+
+def test_exact_kl_is_the_divergence_of_the_whole_distributions(tiny_tokenizer) -> None:
+    from rlhf_text.ppo import exact_token_kl
+    from rlhf_text.report import kl_to_reference
+    from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm
+
+    small = TinyModelConfig(n_layer=1, n_embd=32, n_head=2, n_positions=64)
+    model, other = tiny_causal_lm(tiny_tokenizer, small), tiny_causal_lm(tiny_tokenizer, small, 1)
+    ids = torch.randint(0, len(tiny_tokenizer), (3, 10))
+    mask = torch.ones_like(ids)
+    assert torch.equal(exact_token_kl(model, model, ids, mask, 4), torch.zeros(3, 4))
+    kl = exact_token_kl(model, other, ids, mask, 4)
+    with torch.no_grad():  # the definition, position by position
+        p = torch.log_softmax(model(ids).logits[:, 5:9].float(), -1)
+        q = torch.log_softmax(other(ids).logits[:, 5:9].float(), -1)
+    torch.testing.assert_close(kl, (p.exp() * (p - q)).sum(-1))
+    assert (kl > 0).all()
+    # per response, summed over its tokens: never negative, whatever the sampled tokens
+    responses = [torch.tensor([5, 6, 7]), torch.tensor([9]), torch.tensor([], dtype=torch.long)]
+    prompts = ["Human: hi? Assistant:", "Human: why? Assistant:", "Human: no? Assistant:"]
+    per_response = kl_to_reference(model, other, tiny_tokenizer, prompts, responses)
+    assert per_response > 0
+    assert kl_to_reference(model, model, tiny_tokenizer, prompts, responses) == 0.0
+
+
+def test_ppo_logs_the_exact_kl(step_dirs, tmp_path) -> None:
+    history = run_ppo(config(step_dirs, tmp_path, iterations=2))
+    assert history[0]["objective/kl_exact"] == pytest.approx(0.0, abs=1e-6)  # actor == ref
+    assert all(row["objective/kl_exact"] >= 0.0 for row in history)
+    assert history[1]["objective/kl_exact"] > 0.0
