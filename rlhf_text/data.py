@@ -4,7 +4,8 @@ Rows follow the Dahoas/rm-static schema: ``prompt`` is the dialogue so far, endi
 Assistant turn (``"\\n\\nHuman: How do I bake bread?\\n\\nAssistant:"``), and ``chosen`` and
 ``rejected`` are two continuations (``" You need flour, ..."``), so ``prompt + chosen`` is the
 whole chosen dialogue. Other fields (rm-static's ``response``, which repeats ``chosen``) are
-ignored.
+ignored. Anthropic/hh-rlhf's whole-dialogue rows are converted to this schema first
+(:attr:`DataConfig.schema`, :mod:`rlhf_text.data_schemas`), from every kind of source.
 
 Sources (:attr:`DataConfig.source`):
 
@@ -19,10 +20,11 @@ Sources (:attr:`DataConfig.source`):
 (:mod:`rlhf_text.data_sources` reads them; this module checks and splits the rows.)
 
 A row is bad when it is not a mapping, lacks one of the three fields, has one that is not a
-string or is blank, or has ``chosen == rejected`` (after stripping whitespace). Bad rows are
-never dropped silently: with ``on_bad_rows="error"`` one ``ValueError`` lists them (split, row
-number from 1 (for JSON Lines, the line number), reason); with ``"skip"`` they are dropped,
-logged and kept in :attr:`DataReport.bad_rows`.
+string or is blank, or has ``chosen == rejected`` (after stripping whitespace); an
+``hh_dialogue`` row also when it has no Assistant turn or its two dialogues differ before
+the last one. Bad rows are never dropped silently: with ``on_bad_rows="error"`` one
+``ValueError`` lists them (split, row number from 1 (for JSON Lines, the line number),
+reason); with ``"skip"`` they are dropped, logged and kept in :attr:`DataReport.bad_rows`.
 
 With ``chat_template`` set, every prompt is re-rendered in that tokenizer's chat format
 (:mod:`rlhf_text.chat`), for instruction-tuned models such as SmolLM2-135M-Instruct.
@@ -41,12 +43,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from rlhf_text.data_schemas import TEXT_FIELDS as TEXT_FIELDS  # re-exported
+from rlhf_text.data_schemas import (
+    Schema,
+    check_schema_name,
+    resolve_schema,
+    to_prompt_chosen_rejected,
+)
+from rlhf_text.data_schemas import row_problems as row_problems  # re-exported
 from rlhf_text.data_sources import LOCAL_SUFFIXES as LOCAL_SUFFIXES  # re-exported
 from rlhf_text.data_sources import read_source
 
 logger = logging.getLogger(__name__)
 
-TEXT_FIELDS = ("prompt", "chosen", "rejected")
 MAX_LISTED_BAD_ROWS = 20
 """How many bad rows the error message lists before "... and N more"."""
 
@@ -74,6 +83,9 @@ class DataConfig:
     chat_template: str | None = None
     """a tokenizer (hub name or local directory) whose chat template formats every row for
     all three steps (see :mod:`rlhf_text.chat`); None keeps the Human/Assistant text"""
+    schema: Schema = "auto"
+    """the rows' schema: ``"prompt_chosen_rejected"`` (rm-static), ``"hh_dialogue"``
+    (Anthropic/hh-rlhf's whole dialogues), or ``"auto"`` to detect it per source"""
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -86,6 +98,7 @@ class DataConfig:
             raise ValueError(f"max_rows must be >= 1 or None, got {self.max_rows}")
         if self.chat_template is not None and not self.chat_template.strip():
             raise ValueError("chat_template must name a tokenizer or be null, got ''")
+        check_schema_name(self.schema)
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,8 @@ class DataReport:
     """What loading did: counts for logs and metrics, and every skipped row with its reason."""
 
     source: str
+    schema: str = ""
+    """the schema the rows were read in (detected for ``schema="auto"``)"""
     loaded: int = 0
     """rows read (after ``max_rows``), good and bad, over all splits"""
     capped: int = 0
@@ -159,8 +174,8 @@ class DataReport:
     def summary(self) -> str:
         """One line for the log."""
         return (
-            f"{self.source}: {self.loaded} rows read, {self.skipped} bad rows skipped, "
-            f"{self.capped} beyond max_rows; train {self.train_rows} rows / "
+            f"{self.source} ({self.schema}): {self.loaded} rows read, {self.skipped} bad rows "
+            f"skipped, {self.capped} beyond max_rows; train {self.train_rows} rows / "
             f"{self.train_prompts} prompts, eval {self.eval_rows} rows / {self.eval_prompts} "
             f"prompts"
         )
@@ -239,24 +254,6 @@ def prompts(
     return list(dict.fromkeys(pair.prompt for pair in data))
 
 
-def row_problems(row: Any) -> list[str]:
-    """Why ``row`` is not a valid preference row (an empty list when it is)."""
-    if not isinstance(row, dict):
-        return [f"not a JSON object (got {type(row).__name__})"]
-    problems = []
-    for name in TEXT_FIELDS:
-        value = row.get(name)
-        if name not in row:
-            problems.append(f"missing field {name!r}")
-        elif not isinstance(value, str):
-            problems.append(f"{name!r} is not a string (got {type(value).__name__})")
-        elif not value.strip():
-            problems.append(f"{name!r} is empty")
-    if not problems and row["chosen"].strip() == row["rejected"].strip():
-        problems.append("chosen == rejected")
-    return problems
-
-
 def _read_source(config: DataConfig) -> dict[str, list[tuple[int, Any]]]:
     """Numbered raw rows per role: ``"train"``, and ``"eval"`` for a named eval split."""
     names = {"train": config.split}
@@ -268,7 +265,7 @@ def _read_source(config: DataConfig) -> dict[str, list[tuple[int, Any]]]:
 def _check_rows(
     config: DataConfig, numbered: dict[str, list[tuple[int, Any]]], report: DataReport
 ) -> dict[str, list[tuple[PreferencePair, dict[str, Any]]]]:
-    """Validate every row; raise once listing all bad rows, or drop and record them."""
+    """Convert rows from ``report.schema``, validate; raise listing all bad rows, or drop them."""
     kept: dict[str, list[tuple[PreferencePair, dict[str, Any]]]] = {}
     bad: list[BadRow] = []
     for role, rows in numbered.items():
@@ -277,7 +274,7 @@ def _check_rows(
             if isinstance(row, json.JSONDecodeError):
                 problems = [f"not valid JSON ({row.msg})"]
             else:
-                problems = row_problems(row)
+                row, problems = to_prompt_chosen_rejected(row, report.schema)
             if problems:
                 split = config.split if role == "train" else str(config.eval_split)
                 bad.append(BadRow(split, number, "; ".join(problems)))
@@ -348,7 +345,7 @@ def load_preference_data(config: DataConfig) -> PreferenceData:
     """Read, validate and split preference rows as ``config`` says.
 
     Args:
-        config: the source, splits, bad-row policy, row cap and seed.
+        config: the source, its schema, splits, bad-row policy, row cap and seed.
 
     Returns:
         Train and eval :class:`PreferencePair` lists in source order, and a :class:`DataReport`.
@@ -366,6 +363,8 @@ def load_preference_data(config: DataConfig) -> PreferenceData:
             report.capped += len(rows) - config.max_rows
             numbered[role] = rows[: config.max_rows]
         report.loaded += len(numbered[role])
+    every_row = (row for rows in numbered.values() for _, row in rows)
+    report.schema = resolve_schema(config.schema, every_row, config.source)
     kept = _check_rows(config, numbered, report)
     if "eval" in kept:
         train = [pair for pair, _ in kept["train"]]

@@ -1,8 +1,10 @@
 """Reading the raw rows of a preference source: a local file or a hub dataset.
 
 The sources are listed in :mod:`rlhf_text.data`'s table; this module only reads them, as
-numbered rows per role (``"train"``, and ``"eval"`` for a named eval split). Checking the
-rows and splitting them is :func:`rlhf_text.data.load_preference_data`'s job.
+numbered rows per role (``"train"``, and ``"eval"`` for a named eval split), as they are in
+the source, in either schema. Converting them (:mod:`rlhf_text.data_schemas`), checking them
+and splitting them is :func:`rlhf_text.data.load_preference_data`'s job, the same for every
+kind of source.
 """
 
 from __future__ import annotations

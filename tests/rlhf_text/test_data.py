@@ -1,4 +1,5 @@
-"""Preference data: local files, hub loading (mocked), validation, held-out split, truncation."""
+"""Preference data: local files, hub loading (mocked), both row schemas, validation, held-out
+split, truncation."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from agents.config import from_dict
 from rlhf_text import default_data
 from rlhf_text.data import (
     MAX_LISTED_BAD_ROWS,
+    BadRow,
     DataConfig,
     FittedIds,
     PreferencePair,
@@ -24,6 +26,7 @@ from rlhf_text.data import (
     prompts,
     row_problems,
 )
+from rlhf_text.data_schemas import ASSISTANT, detect_schema, split_hh_dialogues
 from rlhf_text.default_data import embedded_rows
 
 EVASIVE_MARKERS = (
@@ -167,6 +170,170 @@ def test_max_rows_caps_each_split_and_is_counted(tmp_path):
     data = load_preference_data(DataConfig(source=str(path), max_rows=4, eval_fraction=0.0))
     assert len(data.train) == 4
     assert (data.report.loaded, data.report.capped) == (4, 6)
+
+
+# --- the two schemas: prompt/chosen/rejected and Anthropic HH's whole dialogues ----------
+
+PCR_ROWS = [
+    {
+        "prompt": "\n\nHuman: How do I bake bread?\n\nAssistant:",
+        "chosen": " Mix flour, water, yeast and salt, let it rise, then bake it.",
+        "rejected": " I don't know.",
+    },
+    {  # multi-turn: the earlier Assistant turn belongs to the prompt
+        "prompt": "\n\nHuman: Hi there\n\nAssistant: Hello! How can I help?\n\nHuman: "
+        "What is the capital of France?\n\nAssistant: Let me think.\n\nHuman: And?"
+        "\n\nAssistant:",
+        "chosen": " Paris.",
+        "rejected": " I'd rather not say.",
+    },
+    {  # the answers share a start, which stays in the answers, not the prompt
+        "prompt": "\n\nHuman: Name a prime number.\n\nAssistant:",
+        "chosen": " The answer is 7.",
+        "rejected": " The answer is 8.",
+    },
+    {
+        "prompt": "\n\nHuman: Is the sky blue?\n\nAssistant:",
+        "chosen": " Yes, because air scatters blue light most.",
+        "rejected": " Go away.",
+    },
+]
+PAIRS = [PreferencePair(**row) for row in PCR_ROWS]
+
+
+def as_hh(row: dict[str, str]) -> dict[str, str]:
+    """The same comparison as Anthropic/hh-rlhf holds it: two whole dialogues."""
+    return {"chosen": row["prompt"] + row["chosen"], "rejected": row["prompt"] + row["rejected"]}
+
+
+HH_ROWS = [as_hh(row) for row in PCR_ROWS]
+
+
+def write_rows(path: Path, rows: list) -> Path:
+    if path.suffix == ".parquet":
+        pa = pytest.importorskip("pyarrow")
+        pytest.importorskip("pyarrow.parquet").write_table(pa.Table.from_pylist(rows), path)
+        return path
+    return write_jsonl(path, rows)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_both_schemas_load_into_the_same_pairs(tmp_path, suffix):
+    found = {}
+    for name, rows in (("prompt_chosen_rejected", PCR_ROWS), ("hh_dialogue", HH_ROWS)):
+        path = write_rows(tmp_path / f"{name}{suffix}", rows)
+        found[name] = load_preference_data(DataConfig(source=str(path), eval_fraction=0.0))
+        assert found[name].report.schema == name and found[name].report.skipped == 0
+    assert found["hh_dialogue"].train == found["prompt_chosen_rejected"].train == PAIRS
+    assert [pair.chosen_text for pair in found["hh_dialogue"].train] == [
+        row["chosen"] for row in HH_ROWS
+    ]
+
+
+def test_hh_dialogues_split_after_the_last_assistant_turn():
+    prompt, chosen, rejected = split_hh_dialogues(HH_ROWS[1]["chosen"], HH_ROWS[1]["rejected"])
+    assert (prompt, chosen, rejected) == (PCR_ROWS[1]["prompt"], " Paris.", " I'd rather not say.")
+    assert prompt.count(ASSISTANT) == 3 and prompt.endswith(ASSISTANT)
+    assert split_hh_dialogues(HH_ROWS[2]["chosen"], HH_ROWS[2]["rejected"])[1:] == (
+        " The answer is 7.",
+        " The answer is 8.",
+    )
+
+
+def malformed_hh_file(tmp_path: Path) -> Path:
+    rows = [
+        HH_ROWS[0],
+        {  # the human's first turn differs ("Hi" / "Hey"): not one prompt
+            "chosen": "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: Bye\n\nAssistant: Bye!",
+            "rejected": "\n\nHuman: Hey\n\nAssistant: Hello\n\nHuman: Bye\n\nAssistant: Go.",
+        },
+        {"chosen": "\n\nHuman: Hi? Assistant: Hello.", "rejected": "\n\nHuman: Hi? No."},
+        {"chosen": "\n\nHuman: Hi?\n\nAssistant: Hello.", "rejected": "Hello."},
+        {
+            "chosen": "\n\nHuman: Hi?\n\nAssistant: Same.",
+            "rejected": "\n\nHuman: Hi?\n\nAssistant: Same. ",
+        },
+        HH_ROWS[1],
+    ]
+    return write_jsonl(tmp_path / "hh.jsonl", rows)
+
+
+MALFORMED_HH_REASONS = [
+    (2, "'chosen' and 'rejected' differ before the last Assistant turn (at character 10)"),
+    (3, "no '\\n\\nAssistant:' turn in 'chosen' or 'rejected'"),
+    (4, "no '\\n\\nAssistant:' turn in 'rejected'"),
+    (5, "chosen == rejected"),
+]
+
+
+def test_malformed_hh_rows_are_refused_with_their_reasons(tmp_path):
+    with pytest.raises(ValueError) as info:
+        load_preference_data(DataConfig(source=str(malformed_hh_file(tmp_path))))
+    message = str(info.value)
+    assert "4 bad rows" in message
+    for number, reason in MALFORMED_HH_REASONS:
+        assert f"train row {number}: {reason}" in message
+
+
+def test_malformed_hh_rows_are_skipped_and_reported(tmp_path):
+    config = DataConfig(str(malformed_hh_file(tmp_path)), eval_fraction=0.0, on_bad_rows="skip")
+    data = load_preference_data(config)
+    assert data.train == PAIRS[:2]
+    assert data.report.bad_rows == [BadRow("train", n, why) for n, why in MALFORMED_HH_REASONS]
+
+
+def test_schema_detection():
+    parquet_like = [{"prompt": None, **row} for row in HH_ROWS]  # a null column, not a prompt
+    assert detect_schema(PCR_ROWS) == ("prompt_chosen_rejected", "")
+    assert detect_schema(HH_ROWS) == ("hh_dialogue", "")
+    assert detect_schema(parquet_like + ["not a row"]) == ("hh_dialogue", "")
+    assert detect_schema(PCR_ROWS[:2] + HH_ROWS[2:]) == (
+        "prompt_chosen_rejected",
+        "2 rows have no 'prompt' and fit hh_dialogue",
+    )
+    both = [{"prompt": "\n\nHuman: Hi?\n\nAssistant:", **row} for row in HH_ROWS]
+    schema, ambiguity = detect_schema(both)
+    assert schema == "prompt_chosen_rejected" and "4 rows hold whole dialogues" in ambiguity
+
+
+def test_auto_names_the_schema_in_one_line_only_when_ambiguous(tmp_path, caplog):
+    both = [{**row, "prompt": "\n\nHuman: Hi?\n\nAssistant:"} for row in HH_ROWS]
+    with caplog.at_level(logging.WARNING, logger="rlhf_text.data_schemas"):
+        load_preference_data(DataConfig(str(write_jsonl(tmp_path / "hh.jsonl", HH_ROWS))))
+        assert caplog.records == []
+        load_preference_data(DataConfig(str(write_jsonl(tmp_path / "both.jsonl", both))))
+    (record,) = caplog.records
+    assert "read as schema prompt_chosen_rejected" in record.getMessage()
+    assert "set data.schema to choose" in record.getMessage()
+
+
+def test_an_explicit_schema_is_used_as_given(tmp_path):
+    hh = str(write_jsonl(tmp_path / "hh.jsonl", HH_ROWS))
+    pcr = str(write_jsonl(tmp_path / "pcr.jsonl", PCR_ROWS))
+    data = load_preference_data(DataConfig(hh, schema="hh_dialogue", eval_fraction=0.0))
+    assert data.train == PAIRS and data.report.schema == "hh_dialogue"
+    with pytest.raises(ValueError, match="train row 1: missing field 'prompt'"):
+        load_preference_data(DataConfig(hh, schema="prompt_chosen_rejected"))
+    with pytest.raises(ValueError, match="train row 1: no '.*Assistant:' turn in 'chosen' or"):
+        load_preference_data(DataConfig(pcr, schema="hh_dialogue"))
+
+
+def test_hub_hh_source_goes_through_the_same_conversion(monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    splits = {"train": HH_ROWS[:3], "test": [HH_ROWS[3], {"chosen": "Hi", "rejected": "No"}]}
+    calls = []
+
+    def fake_load_dataset(name, split):
+        calls.append((name, split))
+        return datasets.Dataset.from_list(splits[split])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    config = DataConfig(source="Anthropic/hh-rlhf", eval_split="test", on_bad_rows="skip")
+    data = load_preference_data(config)
+    assert calls == [("Anthropic/hh-rlhf", "train"), ("Anthropic/hh-rlhf", "test")]
+    assert (data.train, data.eval, data.report.schema) == (PAIRS[:3], PAIRS[3:], "hh_dialogue")
+    reason = "no '\\n\\nAssistant:' turn in 'chosen' or 'rejected'"
+    assert data.report.bad_rows == [BadRow("test", 2, reason)]
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -319,6 +486,13 @@ def test_config_defaults_yaml_and_validation():
     for bad in ({"eval_fraction": 1.0}, {"max_rows": 0}, {"on_bad_rows": "warn"}, {"source": ""}):
         with pytest.raises(ValueError):
             DataConfig(**bad)
+    assert config.schema == "auto"
+    assert from_dict(DataConfig, {"schema": "hh_dialogue"}).schema == "hh_dialogue"
+    choices = "auto, prompt_chosen_rejected, hh_dialogue"
+    with pytest.raises(ValueError, match=f"schema must be one of {choices}; got 'hh'"):
+        DataConfig(schema="hh")
+    with pytest.raises(ValueError, match="schema: 'hh' is not one of"):
+        from_dict(DataConfig, {"schema": "hh"})
 
 
 # --- the embedded default ------------------------------------------------------------------
