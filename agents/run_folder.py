@@ -9,13 +9,14 @@ leaves the run folder as it was (and ``arm eval`` of it still works).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agents.checkpoint import has_checkpoint, remove_checkpoint
-from agents.config import ConfigError, save_config, to_dict
+from agents.config import ConfigError, from_dict, save_config, to_dict
 
 CONFIG_NAME = "config.yaml"
 
@@ -57,6 +58,10 @@ def check_resume(
         saved = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    # keys added to the config type since the run started take their defaults; a key since
+    # removed or retyped fails to load, and the raw comparison shows it as changed
+    with contextlib.suppress(ConfigError):
+        saved = to_dict(from_dict(type(config), saved))
     changed = changed_keys(saved, to_dict(config))
     refused = [key for key in changed if key.rsplit(".", 1)[-1] not in HARMLESS_KEYS]
     if refused and not allow_config_change:

@@ -157,3 +157,18 @@ def test_what_cannot_be_stored_safely_is_refused_when_saving(tmp_path: Path) -> 
         save_checkpoint(tmp_path, 1, {"x": _Payload(tmp_path / "m")})
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_a_key_added_to_the_config_since_the_run_started_is_not_a_change(
+    stopped_run: Path,
+) -> None:
+    """A run saved before a config field existed resumes when the field keeps its default."""
+    import yaml
+
+    config_path = stopped_run / "config.yaml"
+    saved = yaml.safe_load(config_path.read_text())
+    del saved["ppo"]["loss_backend"]  # as written by a version without the field
+    config_path.write_text(yaml.safe_dump(saved))
+    argv = ["arm", "train", "--config", CONFIG, *TINY, f"run_dir={stopped_run}"]
+    assert main(argv) == 0
+    assert main([*argv, "ppo.loss_backend=autograd"]) == 2  # a real change still is one
