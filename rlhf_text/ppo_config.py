@@ -105,6 +105,13 @@ class PPOTextConfig:
     """iterations between tables of sample responses in TensorBoard"""
     num_samples: int = 6
     """rows in each sample table"""
+    judge: Literal["auto", "gold", "none"] = "auto"
+    """an independent judge logged beside the training score (``judge/score``), never
+    trained on: 'gold' is the rule-based judge of the embedded data's own definitions
+    (:class:`rlhf_text.judge.GoldJudge`); 'auto' uses it when the data is the embedded set"""
+    judge_window: int = 5
+    """iterations over which a rising training score and a falling judge score raise the
+    over-optimisation warning (``judge/overoptimisation``)"""
     run_dir: str = "runs/text/ppo"
     """actor/, critic/, actor_ema/, tb/, checkpoints and the resolved config go here"""
     progress: bool = True
@@ -117,6 +124,11 @@ class PPOTextConfig:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if self.unsup_coef < 0:
             raise ValueError(f"unsup_coef must be >= 0, got {self.unsup_coef}")
+        if self.judge not in ("auto", "gold", "none") or self.judge_window < 2:
+            raise ValueError(
+                f"judge must be auto, gold or none (got {self.judge!r}) and judge_window >= 2 "
+                f"(got {self.judge_window})"
+            )
         if self.sampling.top_k != 0 or self.sampling.top_p != 1.0:
             raise ValueError(
                 "sampling.top_k/top_p must stay off for PPO: the actor would sample from a "

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from agents.rollout import RolloutBatch
@@ -24,7 +27,9 @@ from agents.run_folder import commit_config, start_run
 from agents.train import RunConfig, train
 from envs.text_gen import TextGenVectorEnv
 from rlhf_text.data import PreferenceData, load_preference_data, prompts
+from rlhf_text.degeneration import OverOptimisationMonitor, degeneration_stats
 from rlhf_text.engine import TrainEngine
+from rlhf_text.judge import GoldJudge
 from rlhf_text.models import load_causal_lm, load_tokenizer, load_value_model
 from rlhf_text.policy import TokenActorCritic
 from rlhf_text.ppo import (
@@ -38,6 +43,8 @@ from rlhf_text.ppo import (
 from rlhf_text.ppo_config import LoraConfig, PPOTextConfig, TextEnvConfig
 
 __all__ = ["LoraConfig", "PPOModels", "PPOTextConfig", "TextEnvConfig", "TextPPOParts", "run_ppo"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -210,7 +217,11 @@ class TextPPOParts:
     ``-kl_coef * KL_t`` per token plus the clipped score at the last real token
     (:func:`rlhf_text.ppo.compute_rewards`); the response's end is terminal, so nothing is
     bootstrapped past it. The update steps the actor's and critic's engines. After it:
-    unsupervised LM mixing, the EMA actor, the KL controller, a table of samples.
+    unsupervised LM mixing, the EMA actor, the KL controller, a table of samples, and the
+    measures that do not trust the reward model: degeneration statistics of the responses
+    (``degeneration/*``), an independent judge's score (``judge/score``: the rule-based gold
+    judge of :mod:`rlhf_text.judge` on the embedded data) and a warning when the training
+    score rises while the judge falls (Gao et al. 2022's over-optimisation).
     """
 
     keep_observations: Literal["every_step", "first_step"] = "first_step"
@@ -221,6 +232,8 @@ class TextPPOParts:
         self.stepper = EngineStepper(models.actor_engine, models.critic_engine)
         self.collect_device = models.device
         self._scores, self._kl = torch.zeros(0), 0.0  # of the latest rollout
+        self.judge = _build_judge(config)
+        self.monitor = OverOptimisationMonitor(window=config.judge_window)
 
     def before_rollout(self, iteration: int, num_iterations: int) -> dict[str, float]:
         return {"train/lr": self.models.actor_engine.lr}
@@ -261,19 +274,35 @@ class TextPPOParts:
             _ema_update(models.ema, models.policy.actor, config.ema_decay)
         self.kl_controller.update(self._kl, batch.shape[0])
         out["rollout/prompts_truncated"] = float(models.env.prompts.num_truncated)
+        prompts, responses = list(models.env.prompt_texts), self._responses(batch)
+        out.update(degeneration_stats(responses))
+        if self.judge is not None:
+            out.update(self._judge(iteration, prompts, responses))
         if iteration % config.sample_every == 0 or iteration == 1:
-            out["samples"] = samples_table(self._samples(batch)[: config.num_samples])
+            samples = list(zip(prompts, responses, self._scores.tolist(), strict=True))
+            out["samples"] = samples_table(samples[: config.num_samples])
         return out
 
-    def _samples(self, batch: RolloutBatch) -> list[tuple[str, str, float]]:
-        env = self.models.env
+    def _responses(self, batch: RolloutBatch) -> list[str]:
         lengths = batch.mask.sum(1).long().tolist()
-        responses = env.tokenizer.batch_decode(
+        return self.models.env.tokenizer.batch_decode(
             [batch.actions[i, : lengths[i]].cpu() for i in range(batch.shape[0])],
             skip_special_tokens=True,
         )
-        scores = self._scores.tolist()
-        return [(env.prompt_texts[i], responses[i], scores[i]) for i in range(batch.shape[0])]
+
+    def _judge(self, iteration: int, prompts: list[str], responses: list[str]) -> dict:
+        """The judge's mean score, and the over-optimisation check against the training score."""
+        judged = float(np.mean(self.judge.score(prompts, responses)))
+        warning = self.monitor.update(iteration, float(self._scores.mean()), judged)
+        out: dict[str, float | str] = {
+            "judge/score": judged,
+            "judge/best_iteration": float(self.monitor.best_iteration),
+            "judge/overoptimisation": float(warning is not None),
+        }
+        if warning is not None:
+            logger.warning("iteration %d: %s", iteration, warning)
+            out["warnings"] = f"iteration {iteration}: {warning}"
+        return out
 
     def checkpoint_state(self, directory: Path) -> Any:
         models = self.models
@@ -284,6 +313,7 @@ class TextPPOParts:
             "kl": self.kl_controller.state_dict(),
             "env_rng": models.env.np_random.bit_generator.state,
             "ema": None if models.ema is None else models.ema.state_dict(),
+            "monitor": dataclasses.asdict(self.monitor),
         }
 
     def restore_checkpoint(self, directory: Path, state: Any) -> None:
@@ -295,6 +325,15 @@ class TextPPOParts:
         models.env.np_random.bit_generator.state = state["env_rng"]
         if models.ema is not None and state["ema"] is not None:
             models.ema.load_state_dict(state["ema"])
+        self.monitor = OverOptimisationMonitor(**state["monitor"])
+
+
+def _build_judge(config: PPOTextConfig) -> GoldJudge | None:
+    """The independent judge of ``config.judge``: 'auto' is the rule-based gold judge when the
+    data is the embedded set (its rules are that data's definitions), else none."""
+    if config.judge == "gold" or (config.judge == "auto" and config.data.source == "embedded"):
+        return GoldJudge()
+    return None
 
 
 def optimizer_steps(config: PPOTextConfig) -> int:

@@ -24,7 +24,9 @@ from tests.rlhf_text.test_sft import small_run
 def ppo_config(step_dirs: dict[str, str], run_dir: Path) -> PPOTextConfig:
     # 4 iterations of 2 optimiser steps each, a checkpoint every 2
     ppo = TextPPOConfig(update_epochs=2)
-    return config(step_dirs, run_dir, iterations=4, checkpoint_every=2, ppo=ppo)
+    # the gold judge too: its over-optimisation monitor is part of what must resume exactly
+    return config(step_dirs, run_dir, iterations=4, checkpoint_every=2, ppo=ppo, judge="gold",
+                  judge_window=2)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -223,3 +223,19 @@ def test_ppo_logs_the_exact_kl(step_dirs, tmp_path) -> None:
     assert history[0]["objective/kl_exact"] == pytest.approx(0.0, abs=1e-6)  # actor == ref
     assert all(row["objective/kl_exact"] >= 0.0 for row in history)
     assert history[1]["objective/kl_exact"] > 0.0
+
+
+def test_ppo_logs_degeneration_and_an_independent_judge(step_dirs, tmp_path) -> None:
+    history = run_ppo(config(step_dirs, tmp_path, judge="gold", judge_window=2))
+    for key in (
+        "degeneration/repeated_ngram_rate", "degeneration/distinct_1", "degeneration/distinct_2",
+        "degeneration/mean_words", "judge/score", "judge/overoptimisation",
+        "judge/best_iteration",
+    ):  # fmt: skip
+        assert all(key in row for row in history), key
+    assert all(0.0 <= row["degeneration/distinct_1"] <= 1.0 for row in history)
+    # the local file is not the embedded data: 'auto' uses no judge there
+    auto = run_ppo(config(step_dirs, tmp_path / "auto", iterations=1))
+    assert "judge/score" not in auto[0] and "degeneration/distinct_1" in auto[0]
+    with pytest.raises(ValueError, match="judge must be"):
+        config(step_dirs, tmp_path, judge="llm")
