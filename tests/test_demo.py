@@ -93,7 +93,7 @@ def test_report_md_has_the_numbers_plots_video_and_both_tables(demo: tuple[Path,
         "success rate (final distance < 0.05 m), 20 deterministic episodes",
         "reward-model accuracy (held-out pairs)",
         "before PPO (SFT) / after PPO",
-        "KL(PPO \\|\\| SFT) per response (nats)",
+        "KL(PPO \\|\\| SFT) per response (nats; exact over the vocabulary at each token)",
         "![arm: success rate, return and final distance](arm_curves.png)",
         "(text_curves.png)",
         "(arm.gif)",
@@ -102,6 +102,8 @@ def test_report_md_has_the_numbers_plots_video_and_both_tables(demo: tuple[Path,
         assert needle in report, needle
     answers = report.split(ANSWERS_HEADER)[1].split("\n\n")[0].strip().splitlines()
     assert len(answers) == 1 + 3  # alignment row + table_prompts rows
+    kl_row = next(line for line in report.splitlines() if "exact over the vocabulary" in line)
+    assert float(kl_row.rstrip(" |").rsplit("|", 1)[-1]) >= 0.0  # the exact KL is never < 0
 
 
 def test_report_html_is_self_contained(demo: tuple[Path, str]) -> None:
