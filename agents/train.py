@@ -375,6 +375,7 @@ def _postfix(metrics: dict[str, float]) -> dict[str, str]:
         "rollout/final_is_success": "success",
         "objective/score": "score",
         "objective/kl": "kl",
+        "objective/kl_exact": "kl",  # where logged: the exact KL, never negative, wins
         "policy/approx_kl": "approx_kl",
     }
     return {short: f"{metrics[k]:.3g}" for k, short in keys.items() if k in metrics}

@@ -33,8 +33,11 @@ PPO_CURVES = {
     "loss/policy": "actor loss",
     "loss/value": "critic loss",
     "objective/score": "reward score (mean RM score)",
-    "objective/kl": "KL to reference (per response)",
+    "judge/score": "independent judge (never trained on)",
+    "objective/kl_exact": "KL to reference, exact (per response)",
+    "degeneration/repeated_ngram_rate": "repeated 3-gram rate",
 }
+"""panels of the PPO curves; a metric a run did not log is left out"""
 
 
 def _load(path: str | Path, tokenizer):
