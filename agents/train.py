@@ -101,11 +101,14 @@ class TrainParts(Protocol):
         stepper: turns the PPO loss terms into a parameter update.
         collect_device: where rollouts are collected (the policy's device).
         keep_observations: ``collect_rollout``'s option ('first_step' for text).
+        stop: set to end the run early, as if finished (text: the judge says PPO has begun
+            to over-optimise); part of the world's checkpointed state.
     """
 
     stepper: Stepper
     collect_device: torch.device | str
     keep_observations: Literal["every_step", "first_step"]
+    stop: bool
 
     def before_rollout(self, iteration: int, num_iterations: int) -> dict[str, float]:
         """Called before each rollout (``iteration`` counts from 0); returns metrics."""
@@ -132,6 +135,7 @@ class OptimizerParts:
 
     keep_observations: Literal["every_step", "first_step"] = "every_step"
     collect_device = "cpu"
+    stop = False
 
     def __init__(
         self, policy: ActorCritic, optimizer: torch.optim.Optimizer, run_config: RunConfig
@@ -310,7 +314,9 @@ def train(
     try:
         with DeferredInterrupt() as interrupt:
             while loop.iteration < num_iterations:
-                if stop_after is not None and loop.iteration - start_iteration >= stop_after:
+                if parts.stop or (
+                    stop_after is not None and loop.iteration - start_iteration >= stop_after
+                ):
                     break
                 t0 = time.perf_counter()
                 metrics = dict(parts.before_rollout(loop.iteration, num_iterations))
@@ -354,7 +360,8 @@ def train(
                 bar.set_postfix(_postfix(metrics), refresh=False)
                 if on_iteration is not None:
                     on_iteration(loop.iteration, metrics)
-                interrupt.boundary(checkpoint, loop.iteration % run_config.checkpoint_every == 0)
+                due = loop.iteration % run_config.checkpoint_every == 0 or parts.stop
+                interrupt.boundary(checkpoint, due)
             else:
                 checkpoint()  # the final one
     finally:

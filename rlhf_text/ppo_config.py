@@ -112,6 +112,9 @@ class PPOTextConfig:
     judge_window: int = 5
     """iterations over which a rising training score and a falling judge score raise the
     over-optimisation warning (``judge/overoptimisation``)"""
+    judge_stop: bool = False
+    """end the run at the over-optimisation warning (the outputs are then written as for a
+    finished run); with any judge, ``actor_best/`` always holds the best-judged actor"""
     run_dir: str = "runs/text/ppo"
     """actor/, critic/, actor_ema/, tb/, checkpoints and the resolved config go here"""
     progress: bool = True

@@ -11,11 +11,9 @@ of the actor, the adaptive KL controller, and tables of sample responses.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,13 +23,9 @@ import torch
 from agents.rollout import RolloutBatch
 from agents.run_folder import commit_config, start_run
 from agents.train import RunConfig, train
-from envs.text_gen import TextGenVectorEnv
-from rlhf_text.data import PreferenceData, load_preference_data, prompts
+from rlhf_text.data import load_preference_data
 from rlhf_text.degeneration import OverOptimisationMonitor, degeneration_stats
-from rlhf_text.engine import TrainEngine
 from rlhf_text.judge import GoldJudge
-from rlhf_text.models import load_causal_lm, load_tokenizer, load_value_model
-from rlhf_text.policy import TokenActorCritic
 from rlhf_text.ppo import (
     EngineStepper,
     KLController,
@@ -41,87 +35,11 @@ from rlhf_text.ppo import (
     response_log_softmax,
 )
 from rlhf_text.ppo_config import LoraConfig, PPOTextConfig, TextEnvConfig
+from rlhf_text.ppo_models import PPOModels, build_models, save_best_actor, save_outputs
 
 __all__ = ["LoraConfig", "PPOModels", "PPOTextConfig", "TextEnvConfig", "TextPPOParts", "run_ppo"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class PPOModels:
-    """The four models (the reward model lives in the env) and the two training engines."""
-
-    tokenizer: Any
-    policy: TokenActorCritic
-    reference: torch.nn.Module | None  # None: the actor with LoRA adapters disabled
-    actor_engine: TrainEngine
-    critic_engine: TrainEngine | None
-    env: TextGenVectorEnv
-    ema: torch.nn.Module | None = None
-    device: torch.device = torch.device("cpu")
-
-
-def _apply_lora(actor: torch.nn.Module, lora: LoraConfig) -> torch.nn.Module:
-    from peft import LoraConfig as PeftLoraConfig
-    from peft import get_peft_model
-
-    peft_config = PeftLoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(actor, peft_config)
-
-
-def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPOModels:
-    """Loads actor, reference and critic, builds the env (with the reward model) and engines."""
-    tokenizer = load_tokenizer(config.actor)
-    actor = load_causal_lm(config.actor, tokenizer)
-    reference = None
-    if config.lora is not None:
-        actor = _apply_lora(actor, config.lora)
-    else:
-        reference = load_causal_lm(config.reference or config.actor, tokenizer)
-        reference.eval().requires_grad_(False)
-    critic = load_value_model(config.critic, tokenizer) if config.critic is not None else None
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu")
-        if config.device == "auto"
-        else config.device
-    )
-    if config.deepspeed is None:
-        actor.to(device)
-        if critic is not None:
-            critic.to(device)
-    entropy_grad = config.ppo.ent_coef != 0
-    policy = TokenActorCritic(actor, critic, config.sampling, entropy_grad).to(device)
-    vocab = max(len(tokenizer), actor.get_input_embeddings().num_embeddings)
-    env = TextGenVectorEnv(
-        config.batch_size,
-        tokenizer,
-        prompts(data, "train"),
-        config.reward,
-        max_prompt_len=config.env.max_prompt_len,
-        max_new_tokens=config.env.max_new_tokens,
-        stop_token_ids=config.env.stop_token_ids,
-        vocab_size=vocab,
-        prompt_truncation=config.env.prompt_truncation,
-        chat_template=config.env.chat_template,
-    )
-    trainable = actor if critic is not None else policy  # shared: the head trains with the actor
-    actor_engine = TrainEngine(trainable, config.actor_optim, steps, config.deepspeed)
-    critic_engine = (
-        TrainEngine(critic, config.critic_optim, steps, config.deepspeed) if critic else None
-    )
-    device = next(policy.actor.parameters()).device  # DeepSpeed may have moved it
-    if reference is not None:
-        reference.to(device)
-    ema = None
-    if config.ema_decay is not None:
-        ema = copy.deepcopy(policy.actor).eval().requires_grad_(False)
-    return PPOModels(tokenizer, policy, reference, actor_engine, critic_engine, env, ema, device)
 
 
 def _reference_logprobs(
@@ -189,27 +107,6 @@ def samples_table(samples: list[tuple[str, str, float]]) -> str:
     return "\n".join(lines)
 
 
-def _save_lm(model: torch.nn.Module, directory: Path, tokenizer: Any) -> None:
-    """A plain ``save_pretrained`` directory; LoRA adapters are merged in first."""
-    if hasattr(model, "merge_and_unload"):
-        model = copy.deepcopy(model).merge_and_unload()
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-
-
-def _save_outputs(models: PPOModels, run_dir: Path) -> None:
-    actor = models.policy.actor
-    if hasattr(actor, "merge_and_unload") or models.critic_engine is None:
-        # LoRA, or an engine over actor + shared head: write the language model itself
-        _save_lm(actor, run_dir / "actor", models.tokenizer)
-    else:
-        models.actor_engine.save_pretrained(run_dir / "actor", models.tokenizer)
-    if models.critic_engine is not None:
-        models.critic_engine.save_pretrained(run_dir / "critic", models.tokenizer)
-    if models.ema is not None:
-        _save_lm(models.ema, run_dir / "actor_ema", models.tokenizer)
-
-
 class TextPPOParts:
     """What text PPO adds to the shared loop (:class:`agents.train.TrainParts`).
 
@@ -234,6 +131,7 @@ class TextPPOParts:
         self._scores, self._kl = torch.zeros(0), 0.0  # of the latest rollout
         self.judge = _build_judge(config)
         self.monitor = OverOptimisationMonitor(window=config.judge_window)
+        self.stop = False  # set by the over-optimisation warning with ``judge_stop``
 
     def before_rollout(self, iteration: int, num_iterations: int) -> dict[str, float]:
         return {"train/lr": self.models.actor_engine.lr}
@@ -290,17 +188,25 @@ class TextPPOParts:
             skip_special_tokens=True,
         )
 
+    def _training_score(self) -> float:
+        """The mean reward-model score of the latest rollout (what PPO is optimising)."""
+        return float(self._scores.mean())
+
     def _judge(self, iteration: int, prompts: list[str], responses: list[str]) -> dict:
         """The judge's mean score, and the over-optimisation check against the training score."""
         judged = float(np.mean(self.judge.score(prompts, responses)))
-        warning = self.monitor.update(iteration, float(self._scores.mean()), judged)
+        warning = self.monitor.update(iteration, self._training_score(), judged)
         out: dict[str, float | str] = {
             "judge/score": judged,
             "judge/best_iteration": float(self.monitor.best_iteration),
             "judge/overoptimisation": float(warning is not None),
         }
+        if self.monitor.best_iteration == iteration:
+            save_best_actor(self.models, Path(self.config.run_dir) / "actor_best")
         if warning is not None:
-            logger.warning("iteration %d: %s", iteration, warning)
+            self.stop = self.config.judge_stop
+            stopping = "; stopping (judge_stop), actor_best/ is the best-judged actor"
+            logger.warning("iteration %d: %s%s", iteration, warning, stopping * self.stop)
             out["warnings"] = f"iteration {iteration}: {warning}"
         return out
 
@@ -314,6 +220,7 @@ class TextPPOParts:
             "env_rng": models.env.np_random.bit_generator.state,
             "ema": None if models.ema is None else models.ema.state_dict(),
             "monitor": dataclasses.asdict(self.monitor),
+            "stopped": self.stop,
         }
 
     def restore_checkpoint(self, directory: Path, state: Any) -> None:
@@ -326,6 +233,7 @@ class TextPPOParts:
         if models.ema is not None and state["ema"] is not None:
             models.ema.load_state_dict(state["ema"])
         self.monitor = OverOptimisationMonitor(**state["monitor"])
+        self.stop = bool(state["stopped"])
 
 
 def _build_judge(config: PPOTextConfig) -> GoldJudge | None:
@@ -380,6 +288,6 @@ def run_ppo(
         models.env, models.policy, parts, config.ppo, run, config.run_dir, resuming, stop_after,
         on_restored=lambda: commit_config(config.run_dir, config), seed_globals=False,
     )  # fmt: skip
-    if result.iterations >= config.iterations:
-        _save_outputs(models, Path(config.run_dir))
+    if result.iterations >= config.iterations or parts.stop:
+        save_outputs(models, Path(config.run_dir))
     return result.history

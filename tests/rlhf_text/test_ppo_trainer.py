@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -239,3 +240,31 @@ def test_ppo_logs_degeneration_and_an_independent_judge(step_dirs, tmp_path) -> 
     assert "judge/score" not in auto[0] and "degeneration/distinct_1" in auto[0]
     with pytest.raises(ValueError, match="judge must be"):
         config(step_dirs, tmp_path, judge="llm")
+
+
+def test_judge_stop_ends_at_the_warning_and_keeps_the_best_judged_actor(
+    step_dirs, tmp_path, monkeypatch
+) -> None:
+    """A judge that falls while the training score rises (forced here: the judge scores the
+    iteration number down) stops the run, writes its outputs, and a rerun stays stopped."""
+    from rlhf_text import judge as judge_module
+
+    calls = [0]
+
+    def falling(self, prompts, responses):
+        calls[0] += 1
+        return np.full(len(responses), -float(calls[0]))
+
+    monkeypatch.setattr(judge_module.GoldJudge, "score", falling)
+    rising = iter(range(100))
+    monkeypatch.setattr(
+        "rlhf_text.ppo_trainer.TextPPOParts._training_score", lambda self: float(next(rising))
+    )
+    run = config(step_dirs, tmp_path, iterations=8, judge="gold", judge_window=2,
+                 judge_stop=True)  # fmt: skip
+    history = run_ppo(run)
+    assert len(history) == 2 and history[-1]["judge/overoptimisation"] == 1.0
+    assert history[-1]["judge/best_iteration"] == 1.0
+    assert (tmp_path / "actor" / "config.json").is_file()  # written as for a finished run
+    assert (tmp_path / "actor_best" / "config.json").is_file()
+    assert run_ppo(run) == []  # resumed: still stopped
