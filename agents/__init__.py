@@ -1,7 +1,9 @@
 """The shared PPO core: knows nothing of text or arms.
 
 Data flow: ``collect_rollout`` -> ``RolloutBatch [B, T]`` -> ``compute_gae`` ->
-``ppo_update`` -> metrics dict; ``train`` loops over it with logging and checkpoints.
+``ppo_update`` -> metrics dict; ``train`` loops over it with logging and checkpoints, for
+both worlds: what a world adds (text's KL shaping and four models, the arm's normaliser)
+comes in through a ``TrainParts`` object.
 """
 
 from agents.collect import CollectState, EpisodeLog, collect_rollout, start_collection
@@ -20,7 +22,7 @@ from agents.policy import ActorCritic, ActOutput, EvalOutput
 from agents.ppo import PPOConfig, Stepper, TorchStepper, ppo_update
 from agents.preference import pairwise_loss, preference_metrics
 from agents.rollout import RolloutBatch
-from agents.train import RunConfig, TrainResult, train
+from agents.train import OptimizerParts, RunConfig, TrainParts, TrainResult, train
 
 __all__ = [
     "ActOutput",
@@ -28,6 +30,7 @@ __all__ = [
     "CollectState",
     "EpisodeLog",
     "EvalOutput",
+    "OptimizerParts",
     "GaussianActorCritic",
     "PPOConfig",
     "PPOLossTerms",
@@ -35,6 +38,7 @@ __all__ = [
     "RunConfig",
     "Stepper",
     "TorchStepper",
+    "TrainParts",
     "TrainResult",
     "collect_rollout",
     "compute_gae",
