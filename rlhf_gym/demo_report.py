@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from agents.logger import read_metrics
+from rlhf_text.pipeline_report import judge_rows
 from rlhf_text.report import plot_curves
 
 ARM_CURVES = {
@@ -150,12 +151,24 @@ def headline_items(summary: dict[str, Any]) -> list[tuple[str, str]]:
             "text",
             f"reward model accuracy {rm['accuracy']:.3f} on held-out pairs; mean RM score "
             f"{sft['score_mean']:+.3f} before PPO (SFT) -> {ppo['score_mean']:+.3f} after; "
-            f"KL(PPO || SFT) {ppo['kl_to_reference']:.3f} nats per response",
+            f"KL(PPO || SFT) {ppo['kl_to_reference']:.3f} nats per response"
+            + _judge_headline(text),
         ),
     ]
     if summary.get("train_seconds"):
         items.append(("wall-clock", _train_seconds_line(summary)))
     return items
+
+
+def _judge_headline(text: dict[str, Any]) -> str:
+    if "judge" not in text:
+        return ""
+    sampled, greedy = text["judge"]["sampled"], text["judge"]["greedy"]
+    return (
+        f"; an independent judge prefers PPO's answers to SFT's on {sampled['judge/win_rate']:.0%}"
+        f" of {int(sampled['judge/count'])} held-out prompts sampled, "
+        f"{greedy['judge/win_rate']:.0%} greedy"
+    )
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -211,6 +224,7 @@ def _text_rows(text: dict[str, Any]) -> list[tuple[str, str]]:
          f"{sft['greedy_score_mean']:+.3f} / {ppo['greedy_score_mean']:+.3f}"),
         ("KL(PPO || SFT) per response (nats; exact over the vocabulary at each token)",
          f"{ppo['kl_to_reference']:.3f}"),
+        *judge_rows(text),
         ("wall-clock of this invocation (s): SFT / RM / PPO",
          " / ".join(f"{steps.get(step, float('nan')):.0f}" for step in ("sft", "rm", "ppo"))),
     ]  # fmt: skip

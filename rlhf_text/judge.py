@@ -262,3 +262,12 @@ def win_rate(
     return {"judge/win_rate": (wins + 0.5 * ties) / n} | {
         f"judge/{key}": float(value) for key, value in counts.items()
     }
+
+
+def judge_for(choice: str, data_source: str) -> GoldJudge | None:
+    """The independent judge a run's ``judge`` setting names: 'gold' is the rule-based
+    :class:`GoldJudge`; 'auto' is it when the data is the embedded set (its rules are that
+    data's definitions), else none; 'none' is none."""
+    if choice == "gold" or (choice == "auto" and data_source == "embedded"):
+        return GoldJudge()
+    return None

@@ -20,6 +20,7 @@ import torch
 from agents.logger import read_metrics
 from envs.rewards.reward_model import RewardModelScorer
 from rlhf_text.data import load_preference_data, prompts
+from rlhf_text.judge import judge_for, win_rate
 from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
 from rlhf_text.report import (
     answers_table,
@@ -94,12 +95,17 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     metric_prompts = held_out[: config.report.num_prompts]
 
     summary: dict[str, Any] = {"rm": rm_accuracy(scorer, data.eval)}
-    summary["sft"] = held_out_metrics(
-        sft, sft, tokenizer, scorer, metric_prompts, length, config.report.seed
-    )
-    summary["ppo"] = held_out_metrics(
-        ppo, sft, tokenizer, scorer, metric_prompts, length, config.report.seed
-    )
+    judge = judge_for(config.ppo.judge, config.data.source)
+    responses = {}
+    for name, model in (("sft", sft), ("ppo", ppo)):
+        summary[name], responses[name] = held_out_metrics(
+            model, sft, tokenizer, scorer, metric_prompts, length, config.report.seed, judge
+        )
+    if judge is not None:  # does PPO answer better than SFT, by a judge it never saw?
+        summary["judge"] = {
+            kind: win_rate(judge, metric_prompts, responses["ppo"][kind], responses["sft"][kind])
+            for kind in ("sampled", "greedy")
+        }
 
     table_prompts = held_out[: config.report.table_prompts]
     base = _base_model(config, tokenizer)
@@ -130,6 +136,24 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     return summary
 
 
+def judge_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The independent judge's rows of a report (none when the run had no judge)."""
+    if "judge" not in summary:
+        return []
+    sft, ppo, judge = summary["sft"], summary["ppo"], summary["judge"]
+    sampled, greedy = judge["sampled"], judge["greedy"]
+    return [
+        ("independent judge (rules, never trained on): mean score of sampled responses, "
+         "SFT / PPO", f"{sft['judge_score_mean']:+.3f} / {ppo['judge_score_mean']:+.3f}"),
+        (f"PPO beats SFT on the judge ({int(sampled['judge/count'])} prompts): sampled / "
+         "greedy", f"{sampled['judge/win_rate']:.0%} / {greedy['judge/win_rate']:.0%}"),
+    ]  # fmt: skip
+
+
+def _judge_rows(summary: dict[str, Any]) -> list[str]:
+    return [f"| {name} | {value} |" for name, value in judge_rows(summary)]
+
+
 def _markdown(summary, answers, scores, table_prompts, good_bad) -> str:
     rm, sft, ppo = summary["rm"], summary["sft"], summary["ppo"]
     return "\n".join(
@@ -151,6 +175,10 @@ def _markdown(summary, answers, scores, table_prompts, good_bad) -> str:
             f"at each token, summed) | {ppo['kl_to_reference']:.3f} |",
             f"| mean response length in words: SFT / PPO | {sft['response_words']:.1f} / "
             f"{ppo['response_words']:.1f} |",
+            f"| repeated 3-gram rate of sampled responses: SFT / PPO | "
+            f"{sft['degeneration/repeated_ngram_rate']:.3f} / "
+            f"{ppo['degeneration/repeated_ngram_rate']:.3f} |",
+            *_judge_rows(summary),
             "",
             "## The same held-out prompts, three models (greedy; RM score in brackets)",
             "",

@@ -25,7 +25,7 @@ from agents.run_folder import commit_config, start_run
 from agents.train import RunConfig, train
 from rlhf_text.data import load_preference_data
 from rlhf_text.degeneration import OverOptimisationMonitor, degeneration_stats
-from rlhf_text.judge import GoldJudge
+from rlhf_text.judge import judge_for
 from rlhf_text.ppo import (
     EngineStepper,
     KLController,
@@ -129,7 +129,7 @@ class TextPPOParts:
         self.stepper = EngineStepper(models.actor_engine, models.critic_engine)
         self.collect_device = models.device
         self._scores, self._kl = torch.zeros(0), 0.0  # of the latest rollout
-        self.judge = _build_judge(config)
+        self.judge = judge_for(config.judge, config.data.source)
         self.monitor = OverOptimisationMonitor(window=config.judge_window)
         self.stop = False  # set by the over-optimisation warning with ``judge_stop``
 
@@ -234,14 +234,6 @@ class TextPPOParts:
             models.ema.load_state_dict(state["ema"])
         self.monitor = OverOptimisationMonitor(**state["monitor"])
         self.stop = bool(state["stopped"])
-
-
-def _build_judge(config: PPOTextConfig) -> GoldJudge | None:
-    """The independent judge of ``config.judge``: 'auto' is the rule-based gold judge when the
-    data is the embedded set (its rules are that data's definitions), else none."""
-    if config.judge == "gold" or (config.judge == "auto" and config.data.source == "embedded"):
-        return GoldJudge()
-    return None
 
 
 def optimizer_steps(config: PPOTextConfig) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rlhf_text.degeneration import degeneration_stats
 from rlhf_text.ppo import exact_token_kl
 
 
@@ -72,22 +73,40 @@ def kl_to_reference(
 
 
 def held_out_metrics(
-    model, reference, tokenizer, scorer, prompts: Sequence[str], max_new_tokens: int, seed: int
-) -> dict[str, float]:
-    """Mean score of sampled responses (and of greedy ones) and the sampled KL to reference."""
+    model,
+    reference,
+    tokenizer,
+    scorer,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    seed: int,
+    judge=None,
+) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Mean reward-model score of sampled responses (and of greedy ones), the exact KL to the
+    reference, the degeneration statistics of the sampled responses and, with ``judge`` (a
+    ``TextReward`` never trained on, :mod:`rlhf_text.judge`), its mean scores.
+
+    Returns:
+        The metrics, and the responses themselves (``"sampled"``, ``"greedy"``).
+    """
     sampled, sampled_ids = generate_responses(
         model, tokenizer, prompts, max_new_tokens, do_sample=True, seed=seed
     )
     greedy, _ = generate_responses(model, tokenizer, prompts, max_new_tokens, do_sample=False)
     scores = scorer.score(list(prompts), sampled)
     greedy_scores = scorer.score(list(prompts), greedy)
-    return {
+    metrics = {
         "score_mean": float(np.mean(scores)),
         "score_std": float(np.std(scores)),
         "greedy_score_mean": float(np.mean(greedy_scores)),
         "kl_to_reference": kl_to_reference(model, reference, tokenizer, prompts, sampled_ids),
         "response_words": float(np.mean([len(r.split()) for r in sampled])),
     }
+    metrics.update(degeneration_stats(sampled))
+    if judge is not None:
+        metrics["judge_score_mean"] = float(np.mean(judge.score(list(prompts), sampled)))
+        metrics["greedy_judge_score_mean"] = float(np.mean(judge.score(list(prompts), greedy)))
+    return metrics, {"sampled": sampled, "greedy": greedy}
 
 
 def answers_table(

@@ -102,6 +102,9 @@ def test_report_md_has_the_numbers_plots_video_and_both_tables(demo: tuple[Path,
         assert needle in report, needle
     answers = report.split(ANSWERS_HEADER)[1].split("\n\n")[0].strip().splitlines()
     assert len(answers) == 1 + 3  # alignment row + table_prompts rows
+    # the embedded data: the rule-based judge, never trained on, compares PPO with SFT
+    assert "independent judge (rules, never trained on)" in report
+    assert "PPO beats SFT on the judge (8 prompts): sampled / greedy" in report
     kl_row = next(line for line in report.splitlines() if "exact over the vocabulary" in line)
     assert float(kl_row.rstrip(" |").rsplit("|", 1)[-1]) >= 0.0  # the exact KL is never < 0
 
