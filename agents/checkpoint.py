@@ -245,7 +245,10 @@ def read_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     Raises:
         CheckpointError: as :func:`checkpoint_folder`, or not a checkpoint of ours.
     """
-    _, folder = checkpoint_folder(run_dir)
+    return _read_checkpoint_tree(checkpoint_folder(run_dir)[1])
+
+
+def _read_checkpoint_tree(folder: Path) -> dict[str, Any]:
     full = read_tree(folder)
     if not isinstance(full, dict) or "loop" not in full or "parts" not in full:
         raise CheckpointError(f"{folder} is not an rlhf-gym checkpoint")
@@ -258,8 +261,9 @@ def load_checkpoint(run_dir: str | Path, parts: dict[str, Checkpointable] | None
     Raises:
         CheckpointError: as :func:`checkpoint_folder`, or a part missing from the checkpoint.
     """
+    # the manifest once: the tree and the parts' own files come from the same folder
     _, folder = checkpoint_folder(run_dir)
-    full = read_checkpoint(run_dir)
+    full = _read_checkpoint_tree(folder)
     for name, part in (parts or {}).items():
         if name not in full["parts"]:
             raise CheckpointError(f"{folder} has no {name!r} (saved by another kind of run?)")
