@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from rlhf_gym.label_cli import add_label_parser, run_label
 from rlhf_gym.text_cli import (
     CONFIG_HELP,
     add_overrides,
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    worlds = parser.add_subparsers(dest="world", metavar="{demo,arm,text}")
+    worlds = parser.add_subparsers(dest="world", metavar="{demo,arm,text,label}")
     demo = worlds.add_parser(
         "demo", help="the main job: the arm learns to reach, then text SFT -> RM -> PPO, a report"
     )
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     add_resume_flags(prefs)
     add_overrides(prefs, "prefs.label_budget=300")
     add_text_parser(worlds)
+    add_label_parser(worlds)
     return parser
 
 
@@ -243,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        {"demo": _demo, "text": run_text, "arm": _arm}[args.world](args)
+        {"demo": _demo, "text": run_text, "arm": _arm, "label": run_label}[args.world](args)
     except KeyboardInterrupt:
         print(
             "interrupted: the last checkpoint is kept; run the same command to resume",
