@@ -14,6 +14,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from envs._arm_spec import compile_error, read_spec
+
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
 TARGET_BODY = "target"
 # The table is the plane z = 0; targets stay this high above it so that the hand can reach
@@ -59,7 +61,7 @@ class ArmModel:
 
 
 def resolve_xml_path(xml_file: str | Path) -> Path:
-    """Finds an MJCF file: a path as given, else a bare file name among the bundled assets.
+    """Finds an MJCF or URDF file: a path as given, else a bare file name among the bundled assets.
 
     Raises:
         FileNotFoundError: Naming the file and the places looked at.
@@ -71,7 +73,8 @@ def resolve_xml_path(xml_file: str | Path) -> Path:
     if path.parent == Path(".") and bundled.is_file():
         return bundled
     raise FileNotFoundError(
-        f"MJCF file {str(xml_file)!r} not found (looked at {path.resolve()} and in {ASSET_DIR})"
+        f"arm model file {str(xml_file)!r} not found "
+        f"(looked at {path.resolve()} and in {ASSET_DIR})"
     )
 
 
@@ -245,31 +248,45 @@ def load_arm(
     kp: float | Sequence[float] | None = None,
     kv: float | Sequence[float] | None = None,
     torque_limit: float | Sequence[float] | None = None,
+    armature: float | Sequence[float] | None = None,
     offscreen_size: tuple[int, int] = (480, 480),
 ) -> ArmModel:
-    """Loads an MJCF arm and sets up one actuator per controlled joint for `control_mode`.
+    """Loads an MJCF or URDF arm and sets up one actuator per controlled joint.
 
-    Joints without an actuator get one, and a mocap body named "target" is added if missing,
-    so that any arm MJCF works. Gains not given fall back to the model's own position servo
-    (kp, kv) and force range (torque limit); kv falls back to critical damping about the
-    home pose, 2 * sqrt(kp * M_ii).
+    `ee_site` names a site, or a link (body) that gets a site at its origin
+    (`envs._arm_spec`). Joints without an actuator get one (a URDF has none), and a mocap
+    body named "target" is added if missing, so that any arm model works. Gains not given
+    fall back to the model's own position servo (kp, kv) and force range (torque limit); kv
+    falls back to critical damping about the home pose, 2 * sqrt(kp * M_ii). `armature`
+    (kg m^2, per joint) replaces the joints' own, which a URDF cannot state.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        ValueError: The file does not compile, lacks the site or a joint, or a gain the
+        ValueError: The file does not compile, lacks the site (or link) or a joint, or a gain the
             control mode needs is neither given nor in the model.
     """
     path = resolve_xml_path(xml_file)
+    spec = read_spec(path, ee_site)
     try:
-        spec = mujoco.MjSpec.from_file(str(path))
         model = spec.compile()
     except ValueError as error:
-        raise ValueError(f"could not load MJCF {path}: {error}") from error
+        raise compile_error(error, path) from error
     if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, ee_site) < 0:
         sites = [model.site(i).name for i in range(model.nsite)]
-        raise ValueError(f"site {ee_site!r} not found in {path.name}; sites: {sites}")
+        bodies = [model.body(i).name for i in range(1, model.nbody)]
+        raise ValueError(
+            f"end effector {ee_site!r} not found in {path.name}: no site or link (body) has "
+            f"that name; sites: {sites}, links: {bodies}"
+        )
     joint_ids = _select_joints(model, joint_names, path.name)
     names = tuple(model.joint(j).name for j in joint_ids)
+    if armature is not None:  # before the gains: critical damping depends on it
+        for name, value in zip(names, _per_joint("armature", armature, len(names)), strict=True):
+            spec.joint(name).armature = value
+        try:
+            model = spec.compile()
+        except ValueError as error:
+            raise compile_error(error, path) from error
     joint_range = np.array(
         [model.jnt_range[j] if model.jnt_limited[j] else (-np.pi, np.pi) for j in joint_ids]
     )
@@ -291,7 +308,10 @@ def load_arm(
         limits.append(limit)
         _set_actuator(act, control_mode, joint_range[i], joint_kp, joint_kv, limit)
     _ensure_target(spec, path.name)
-    model = spec.compile()
+    try:
+        model = spec.compile()
+    except ValueError as error:
+        raise compile_error(error, path) from error
     model.vis.global_.offwidth = max(model.vis.global_.offwidth, offscreen_size[0])
     model.vis.global_.offheight = max(model.vis.global_.offheight, offscreen_size[1])
     return _index_model(model, path, names, joint_range, ee_site, tuple(limits))

@@ -16,12 +16,15 @@ from envs._arm_checks import CONTROL_MODES, check_args, checked_action, raise_ba
 from envs._arm_model import ArmModel, contiguous, load_arm
 from envs._arm_observation import ObservationBuffer
 from envs._arm_reward import UserReward
+from envs._arm_servo import ServoMixin, check_smoothing, per_joint_cap, servo_frame_skip
+from envs._arm_snapshot import ArmSnapshotMixin
 from envs._workspace import Workspace, estimate_workspace
+from envs.arm_randomize import PhysicsRandomizer
 
 __all__ = ["CONTROL_MODES", "ArmReachEnv", "ObservationBuffer", "raise_bad_action"]
 
 
-class ArmReachEnv(MujocoEnv, utils.EzPickle):
+class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
     r"""A 3D arm (base yaw, shoulder, elbow, two wrist joints) moves its fingertip to a target.
 
     ## Description
@@ -29,7 +32,8 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
     and wrist yaw, about 0.52 m from the shoulder pivot (0.15 m above the table) to the
     fingertip site `end_effector`. Each episode puts a target (a mocap sphere that collides
     with nothing) somewhere the arm can reach; the reward is the negative fingertip-to-target
-    distance. Any MJCF arm can replace it (`xml_file`, `ee_site`, `joint_names`).
+    distance. Any MJCF or URDF arm can replace it (`xml_file`, `ee_site`, `joint_names`);
+    `randomization` draws new physics every episode (`envs.arm_randomize`).
 
     ## Action Space
     `Box(-1, 1, (n,), float32)`, one entry per controlled joint (n = 5 for `arm5.xml`, in the
@@ -37,11 +41,13 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
 
     | control_mode | Meaning of action[i] | Unit |
     |---|---|---|
-    | `"position"` | servo target_i += action[i] * max_delta, clip to joint range | rad/step |
+    | `"position"` | servo target_i += action[i] * max_delta, clip to joint range (4) | rad/step |
     | `"torque"` | joint torque_i = action[i] * torque_limit_i | N m |
 
     In position mode a position servo (kp, kv, torque-limited) tracks the targets; like a
-    hobby servo arm it has no integral term, so gravity leaves a small steady offset.
+    hobby servo arm it has no integral term, so gravity leaves a small steady offset. What
+    the servo is sent (the command) follows the target through `action_smoothing` and
+    `max_joint_speed`, both off by default (then the command is the target).
 
     An action of the wrong shape, with NaN or inf, or outside [-1, 1] (beyond 1e-6) raises
     `ValueError`: nothing is clipped silently. The joint range is the only clip.
@@ -94,12 +100,13 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
 
     ## Episode End
     Never terminates (`terminated` is always False). Truncated by the `TimeLimit` of the
-    registration: `RLHFGym/ArmReach-v0` runs 100 steps of dt = 0.002 s * 10 = 0.02 s.
+    registration: `RLHFGym/ArmReach-v0` runs 100 steps of dt = 0.002 s * 10 = 0.02 s
+    (`control_period` sets dt instead of `frame_skip`).
 
     ## Arguments
     | Parameter | Type | Default | Description |
     |---|---|---|---|
-    | `xml_file` | str | `"arm5.xml"` | MJCF path, or a file name in envs/assets |
+    | `xml_file` | str | `"arm5.xml"` | MJCF or URDF path, or a file name in envs/assets |
     | `frame_skip` | int | `10` | physics steps per env step; dt = timestep * frame_skip |
     | `control_mode` | str | `"position"` | `"position"` (servo target deltas) or `"torque"` |
     | `max_delta` | float | `0.1` | largest servo target change per step (rad) |
@@ -110,11 +117,16 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
     | `reward_fn` | callable, str, None | `None` | replaces the reward (see Rewards) |
     | `reset_noise_scale` | float | `0.05` | half-width of the joint noise at reset (rad) |
     | `target_reach_range` | tuple | `(0.25, 0.9)` | target shell radii / max reach |
-    | `ee_site` | str | `"end_effector"` | end-effector site |
+    | `ee_site` | str | `"end_effector"` | end-effector site, or a link (body) name |
     | `joint_names` | list[str], None | `None` | controlled hinges (1) |
     | `kp` | float, list, None | `None` | servo stiffness, N m/rad (2) |
     | `kv` | float, list, None | `None` | servo damping, N m s/rad (2) |
     | `torque_limit` | float, list, None | `None` | joint torque limits, N m (2) |
+    | `armature` | float, list, None | `None` | joint armature, kg m^2 (None: the model's) |
+    | `control_period` | float, None | `None` | dt in s (None: timestep * frame_skip) (4) |
+    | `action_smoothing` | float | `0.0` | command += (1 - it) * (target - command) (4) |
+    | `max_joint_speed` | float, list, None | `None` | command change cap, rad/s (4) |
+    | `randomization` | dict, str, None | `None` | per-episode physics, or a YAML path (5) |
     | `render_mode` | str, None | `None` | `"rgb_array"`, `"depth_array"`, `"rgbd_tuple"` |
     | `width` | int | `480` | render width (pixels) |
     | `height` | int | `480` | render height (pixels) |
@@ -133,6 +145,12 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
     serves both modes.
     (3) None: the model's `"overview"` camera if it has one, else a free camera framing the
     workspace.
+    (4) A servo arm's controller: `control_period` must be a whole number of physics
+    timesteps (a ValueError otherwise); smoothing (in [0, 1)) and the speed cap act on the
+    command sent to the servo, in that order, after the target moved; position mode only.
+    (5) See `envs.arm_randomize`: masses, damping, friction, gains, calibration offsets,
+    observation noise, latency and period jitter, drawn at reset from `np_random`; the
+    draws are in the reset info under `"randomization"`.
     """
 
     # Offscreen modes only: a "human" window needs a display, and gymnasium's check_env opens
@@ -160,6 +178,11 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         kp: float | Sequence[float] | None = None,
         kv: float | Sequence[float] | None = None,
         torque_limit: float | Sequence[float] | None = None,
+        armature: float | Sequence[float] | None = None,
+        control_period: float | None = None,
+        action_smoothing: float = 0.0,
+        max_joint_speed: float | Sequence[float] | None = None,
+        randomization: dict[str, Any] | str | None = None,
         render_mode: str | None = None,
         width: int = 480,
         height: int = 480,
@@ -171,16 +194,13 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             self, xml_file, frame_skip, control_mode, max_delta, reward_dist_weight,
             reward_control_weight, success_bonus, success_threshold, reward_fn,
             reset_noise_scale, target_reach_range, ee_site, joint_names, kp, kv, torque_limit,
+            armature, control_period, action_smoothing, max_joint_speed, randomization,
             render_mode, width, height, camera_name, default_camera_config,
         )  # fmt: skip
-        weights = {
-            "reward_dist_weight": reward_dist_weight,
-            "reward_control_weight": reward_control_weight,
-            "success_bonus": success_bonus,
-        }
-        check_args(
-            control_mode, frame_skip, max_delta, success_threshold, reset_noise_scale, weights
-        )
+        weights = {"reward_dist_weight": reward_dist_weight, "success_bonus": success_bonus,
+                   "reward_control_weight": reward_control_weight}  # fmt: skip
+        check_args(control_mode, frame_skip, max_delta, success_threshold, reset_noise_scale,
+                   weights)  # fmt: skip
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
@@ -197,8 +217,10 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
 
         self.arm: ArmModel = load_arm(
             xml_file, ee_site=ee_site, joint_names=joint_names, control_mode=control_mode,
-            kp=kp, kv=kv, torque_limit=torque_limit, offscreen_size=(width, height),
+            kp=kp, kv=kv, torque_limit=torque_limit, armature=armature,
+            offscreen_size=(width, height),
         )  # fmt: skip
+        frame_skip = servo_frame_skip(self.arm.model.opt.timestep, frame_skip, control_period)
         self.workspace: Workspace = estimate_workspace(self.arm, target_reach_range)
         n = len(self.arm.joint_names)
         if camera_name is None and default_camera_config is None:
@@ -207,19 +229,21 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             else:
                 default_camera_config = self.workspace.framing_camera()
         MujocoEnv.__init__(
-            self,
-            str(self.arm.model_path),
-            frame_skip,
+            self, str(self.arm.model_path), frame_skip,
             observation_space=spaces.Box(-np.inf, np.inf, shape=(3 * n + 9,), dtype=np.float64),
-            render_mode=render_mode,
-            width=width,
-            height=height,
-            camera_name=camera_name,
+            render_mode=render_mode, width=width, height=height, camera_name=camera_name,
             default_camera_config=default_camera_config,
-        )
+        )  # fmt: skip
         fps = 1.0 / self.dt
         self.metadata = {**self.metadata, "render_fps": round(fps) if fps.is_integer() else fps}
         self.init_qpos = self.arm.home_qpos.copy()
+        self._smoothing = check_smoothing(action_smoothing)
+        self._max_step = per_joint_cap(max_joint_speed, n, self.dt)
+        self._randomizer = (
+            None
+            if randomization is None
+            else PhysicsRandomizer.for_arm(randomization, self.model, self.arm, self._position_mode)
+        )
         self._bind_buffers(n)
 
     # -- MujocoEnv hooks ---------------------------------------------------------------------
@@ -235,7 +259,11 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         return self.action_space
 
     def _bind_buffers(
-        self, n: int, servo_target: np.ndarray | None = None, obs: np.ndarray | None = None
+        self,
+        n: int,
+        servo_target: np.ndarray | None = None,
+        obs: np.ndarray | None = None,
+        command: np.ndarray | None = None,
     ) -> None:
         """Caches index slices, MjData views and the servo-target and observation buffers.
 
@@ -251,6 +279,7 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         self._range_low = self.arm.joint_range[:, 0].copy()
         self._range_high = self.arm.joint_range[:, 1].copy()
         self._servo_target = np.zeros(n) if servo_target is None else servo_target
+        self._command = np.zeros(n) if command is None else command
         self._obs = ObservationBuffer(n, np.zeros(3 * n + 9) if obs is None else obs)
         self._obs_target, self._obs_delta = self._obs.target, self._obs.delta
 
@@ -267,16 +296,26 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             False; the TimeLimit wrapper truncates), info with the reward terms.
         """
         action, values = checked_action(action, self._action_shape)
+        randomizer, nstep = self._randomizer, self.frame_skip
+        applied = action if randomizer is None else randomizer.delay(action)
         if self._position_mode:
-            self._ctrl[self._actuator_index] = self._move_servo_targets(action)
+            command = self._servo_command(self._move_servo_targets(applied))
+            # the servo works in true angles; the policy's targets are in read angles
+            self._ctrl[self._actuator_index] = (
+                command if randomizer is None else (command - randomizer.offset)
+            )
         else:
-            self._ctrl[self._actuator_index] = action
+            self._ctrl[self._actuator_index] = applied
+        if randomizer is not None:
+            nstep = randomizer.frame_skip(nstep, self.np_random)
         model, data = self.model, self.data
-        mujoco.mj_step(model, data, nstep=self.frame_skip)
+        mujoco.mj_step(model, data, nstep=nstep)
         # mj_step leaves positions one substep behind qpos; refresh them (about 1 us).
         mujoco.mj_kinematics(model, data)
         observation = self._get_obs()
-        dx, dy, dz = self._obs_delta.tolist()
+        # the reward is the true distance, whatever the observation's readings say
+        delta = self._obs_delta if randomizer is None else self._obs_target - self._ee_xpos
+        dx, dy, dz = delta.tolist()
         # Sums over Python floats: for a handful of joints this beats a numpy call. The vector
         # env computes the same sums in the same order with numpy, so both agree bit for bit.
         reward, info = self._reward_terms(
@@ -286,20 +325,6 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
             reward = self._reward_fn(observation, action, info)
             info["reward_custom"] = reward
         return observation, reward, False, False, info
-
-    def _move_servo_targets(
-        self, action: np.ndarray, target: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Position mode: targets += action * max_delta, clipped to the joint range.
-
-        Works in place on this env's `(n,)` targets or, from the vector env, on all its
-        `(N, n)` rows at once (`target`).
-        """
-        target = self._servo_target if target is None else target
-        np.add(target, action * self._max_delta, out=target)
-        np.minimum(target, self._range_high, out=target)
-        np.maximum(target, self._range_low, out=target)
-        return target
 
     def _reward_terms(self, distance: Any, action_sq_sum: Any) -> tuple[Any, dict[str, Any]]:
         """The default reward and the info terms, from floats or from `(N,)` arrays alike."""
@@ -328,50 +353,29 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
         self._obs_target[:] = target
         self.data.mocap_pos[self.arm.target_mocap_id] = target
         self._ctrl[:] = self.arm.home_ctrl
-        self._servo_target[:] = start
+        read_start = start
+        if self._randomizer is not None:  # a new arm; its targets start at its read angles
+            self._draws = self._randomizer.draw(self.np_random)
+            read_start = start + self._randomizer.offset
+        self._servo_target[:] = read_start
+        self._command[:] = read_start
         self._ctrl[self._actuator_index] = start if self._position_mode else 0.0
         self.set_state(qpos, np.zeros(self.model.nv))
         return self._get_obs()
 
     def _get_reset_info(self) -> dict[str, Any]:
         """Distance and success at the start, so that loggers see them from step 0."""
-        dx, dy, dz = self._obs_delta.tolist()
+        randomizer = self._randomizer
+        delta = self._obs_delta if randomizer is None else self._obs_target - self._ee_xpos
+        dx, dy, dz = delta.tolist()
         distance = math.sqrt(dx * dx + dy * dy + dz * dz)  # as in `step`
-        return {"distance": distance, "is_success": distance < self._success_threshold}
-
-    # -- snapshots (exact resume of a training run) -----------------------------------------
-
-    def get_sim_state(self) -> dict[str, np.ndarray]:
-        """Everything the next `step` depends on, as copies.
-
-        The MuJoCo integration state (time, qpos, qvel, act, warm start, ctrl, applied
-        forces, mocap poses) plus the servo targets and the target position. With
-        `set_sim_state` it lets `agents.checkpoint` resume a run bit for bit; the episode
-        RNG (`np_random`) is saved separately by the caller.
-        """
-        spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        physics = np.empty(mujoco.mj_stateSize(self.model, spec))
-        mujoco.mj_getState(self.model, self.data, physics, spec)
-        return {
-            "physics": physics,
-            "servo_target": self._servo_target.copy(),
-            "target": self._obs_target.copy(),
+        info: dict[str, Any] = {
+            "distance": distance,
+            "is_success": distance < self._success_threshold,
         }
-
-    def set_sim_state(self, state: dict[str, np.ndarray]) -> None:
-        """Restores a `get_sim_state` snapshot taken on an env built with the same model."""
-        spec = mujoco.mjtState.mjSTATE_INTEGRATION
-        physics = np.asarray(state["physics"], dtype=np.float64)
-        expected = mujoco.mj_stateSize(self.model, spec)
-        if physics.shape != (expected,):
-            raise ValueError(
-                f"sim state has {physics.size} physics values, this model needs {expected}: "
-                "was it saved from a different MJCF?"
-            )
-        mujoco.mj_setState(self.model, self.data, physics, spec)
-        self._servo_target[:] = state["servo_target"]
-        self._obs_target[:] = state["target"]
-        mujoco.mj_kinematics(self.model, self.data)
+        if randomizer is not None:
+            info["randomization"] = self._draws
+        return info
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -387,5 +391,9 @@ class ArmReachEnv(MujocoEnv, utils.EzPickle):
 
     def _get_obs(self) -> np.ndarray:
         """Writes the observation into the preallocated buffer and returns a copy."""
-        self._obs.write(self._qpos[self._qpos_index], self._qvel[self._qvel_index], self._ee_xpos)
+        angles, ee = self._qpos[self._qpos_index], self._ee_xpos
+        if self._randomizer is not None and self._randomizer.reads_differ:
+            angles = self._randomizer.read_angles(angles, self.np_random)
+            ee = self._randomizer.fingertip(self._qpos, angles)
+        self._obs.write(angles, self._qvel[self._qvel_index], ee)
         return self._obs.array.copy()

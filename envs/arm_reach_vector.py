@@ -79,9 +79,12 @@ class ArmReachVectorEnv(VectorEnv):
 
         n = len(first.arm.joint_names)
         self._servo_targets = np.zeros((num_envs, n))
+        self._commands = np.zeros((num_envs, n))
         self._observations = np.zeros((num_envs, 3 * n + 9))
         for i, env in enumerate(self.envs):  # their state becomes rows of these arrays
-            env._bind_buffers(n, self._servo_targets[i], self._observations[i])
+            env._bind_buffers(n, self._servo_targets[i], self._observations[i], self._commands[i])
+        # randomised physics (latency, readings, jitter) runs each arm's own step
+        self._each = first._randomizer is not None
         self._obs = ObservationBuffer(n, self._observations)
         self._angles, self._qvel = np.zeros((num_envs, n)), np.zeros((num_envs, n))
         self._ee = np.zeros((num_envs, 3))
@@ -102,13 +105,17 @@ class ArmReachVectorEnv(VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} envs")
+        infos = [env.reset(seed=seeds[i], options=options)[1] for i, env in enumerate(self.envs)]
         for i, env in enumerate(self.envs):
-            env.reset(seed=seeds[i], options=options)
             self._read_arm(i, env)
         self._elapsed[:] = 0
         self._autoreset[:] = False
         self._needs_reset = False
-        distance, is_success = self._distance_and_success()
+        if self._each:  # the rows hold each arm's readings; the distances are the true ones
+            distance = np.array([info["distance"] for info in infos])
+            is_success = np.array([info["is_success"] for info in infos])
+        else:
+            distance, is_success = self._distance_and_success()
         info = {"distance": distance, "is_success": is_success}
         for key in _ALWAYS:
             info[f"_{key}"] = np.ones(self.num_envs, bool)
@@ -130,9 +137,12 @@ class ArmReachVectorEnv(VectorEnv):
             )
         if not np.abs(actions).max() <= self._bound:  # NaN compares False too
             raise_bad_action(actions)
+        if self._each:
+            return self._step_each(actions)
         first = self.envs[0]
         if first._position_mode:
-            ctrl = first._move_servo_targets(actions, self._servo_targets)
+            targets = first._move_servo_targets(actions, self._servo_targets)
+            ctrl = first._servo_command(targets, self._commands)
         else:
             ctrl = actions
         resetting = self._autoreset
@@ -169,6 +179,41 @@ class ArmReachVectorEnv(VectorEnv):
             truncated = self._elapsed >= self.max_episode_steps
         self._autoreset = truncated
         return self._observations.copy(), rewards, np.zeros(self.num_envs, bool), truncated, info
+
+    def _step_each(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """`step` through each arm's own `step`, for what is per arm (randomised physics)."""
+        resetting = self._autoreset
+        infos: list[dict[str, Any]] = []
+        rewards = np.zeros(self.num_envs)
+        for i, env in enumerate(self.envs):
+            if resetting[i]:
+                _, info = env.reset()
+                info = {key: info[key] for key in _ALWAYS}
+            else:
+                _, rewards[i], _, _, info = env.step(actions[i])
+            infos.append(info)
+        stepping = ~resetting
+        keys = [key for key in infos[int(np.argmax(stepping))] if key != "randomization"]
+        info_out: dict[str, Any] = {}
+        for key in keys:
+            present = np.array([key in info for info in infos])
+            values = [info.get(key, 0) for info in infos]
+            info_out[key] = np.array(values)
+            info_out[f"_{key}"] = present
+        self._elapsed = np.where(stepping, self._elapsed + 1, 0)
+        truncated = np.zeros(self.num_envs, bool)
+        if self.max_episode_steps is not None:
+            truncated = self._elapsed >= self.max_episode_steps
+        self._autoreset = truncated
+        return (
+            self._observations.copy(),
+            rewards,
+            np.zeros(self.num_envs, bool),
+            truncated,
+            info_out,
+        )
 
     def render(self) -> tuple[Any, ...] | None:
         """Each arm's frame (`render_mode` as for `ArmReachEnv`), or None without a mode."""

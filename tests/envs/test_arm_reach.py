@@ -427,7 +427,8 @@ def test_user_mjcf_without_actuators_and_a_joint_subset(tmp_path: Path) -> None:
 
 def test_user_mjcf_errors_name_what_is_missing(tmp_path: Path) -> None:
     path = write_user_arm(tmp_path)
-    with pytest.raises(ValueError, match=r"site 'gripper' not found in arm3.xml; sites: \['tip'\]"):
+    missing_site = r"end effector 'gripper' not found in arm3.xml: .*sites: \['tip'\]"
+    with pytest.raises(ValueError, match=missing_site):
         ArmReachEnv(xml_file=str(path), ee_site="gripper", kp=1.0)
     with pytest.raises(ValueError, match=r"joint 'wrist' not found in arm3.xml; hinge joints"):
         ArmReachEnv(xml_file=str(path), ee_site="tip", joint_names=["yaw", "wrist"], kp=1.0)
