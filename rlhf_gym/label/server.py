@@ -20,11 +20,14 @@ page cannot send that without a CORS preflight, which this server never grants) 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +252,26 @@ def make_server(app: FastAPI) -> Any:
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     return uvicorn.Server(config)
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serves ``app`` from a background thread; yields its base URL (``http://host:port``).
+
+    For tests, benchmarks and a training loop that shows its own pairs; the thread stops
+    when the block ends.
+    """
+    sock = bind(host, port)
+    server = make_server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the labelling server did not start")
+            time.sleep(0.01)
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

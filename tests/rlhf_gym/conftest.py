@@ -11,8 +11,8 @@ import pytest
 
 import envs  # noqa: F401  (registers the arm)
 from rlhf_arm.prefs.segments import SegmentPool
-from rlhf_gym.label.sources import add_arm_from_segments, text_entries
 from rlhf_gym.label.queue import append_pairs
+from rlhf_gym.label.sources import add_arm_from_segments, text_entries
 
 WORDS = ["the", "cat", "dog", "sun", "tree", "road", "blue", "green", "small", "big"]
 

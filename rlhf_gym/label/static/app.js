@@ -42,7 +42,7 @@ function show(answer, startedAt) {
     $("message").textContent = "";
     if (current.kind === "text") {
       ArmView.stop();
-      $("prompt").textContent = current.prompt;
+      $("prompt").textContent = current.prompt.trim();
       $("left-text").textContent = current.left;
       $("right-text").textContent = current.right;
     } else {

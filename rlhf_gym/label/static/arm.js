@@ -5,14 +5,14 @@
 
 const ArmView = (() => {
   const YAW = (-140 * Math.PI) / 180, PITCH = (28 * Math.PI) / 180;
-  const SCALE = 430, FPS = 20, HOLD_FRAMES = 10; // 0.5x real time (dt = 0.02 s), then a pause
+  const SCALE = 480, FPS = 20, HOLD_FRAMES = 10; // 0.5x real time (dt = 0.02 s), then a pause
   let clips = null, frame = 0, timer = null;
 
   function project(canvas, p) {
     const x = p[0] * Math.cos(YAW) - p[1] * Math.sin(YAW);
     const depth = p[0] * Math.sin(YAW) + p[1] * Math.cos(YAW);
     const y = p[2] * Math.cos(PITCH) - depth * Math.sin(PITCH);
-    return [canvas.width / 2 + SCALE * x, canvas.height * 0.72 - SCALE * y];
+    return [canvas.width / 2 + SCALE * x, canvas.height * 0.8 - SCALE * y];
   }
 
   function line(ctx, a, b, width, color, dash) {
