@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from rlhf_gym.arm_cli import COMMANDS as ARM_DEPLOY_COMMANDS
+from rlhf_gym.arm_cli import add_arm_deploy_parsers, run_arm_deploy_command
 from rlhf_gym.label_cli import add_label_parser, run_label
 from rlhf_gym.text_cli import (
     CONFIG_HELP,
@@ -62,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     add_resume_flags(demo)
     add_overrides(demo, "arm.run.total_timesteps=500000, text.ppo.iterations=10")
     arm = worlds.add_parser("arm", help="the MuJoCo arm-reaching world")
-    commands = arm.add_subparsers(dest="command", metavar="{train,eval,video,prefs}", required=True)
+    commands = arm.add_subparsers(
+        dest="command", metavar="{train,eval,video,prefs,export,deploy}", required=True
+    )
 
     train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
     train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help=CONFIG_HELP)
@@ -87,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     prefs.add_argument("--config", default=DEFAULT_PREFS_CONFIG, help=CONFIG_HELP)
     add_resume_flags(prefs)
     add_overrides(prefs, "prefs.label_budget=300")
+    add_arm_deploy_parsers(commands)
     add_text_parser(worlds)
     add_label_parser(worlds)
     return parser
@@ -103,7 +108,9 @@ def _arm(args: argparse.Namespace) -> None:
         train_from_config,
     )
 
-    if args.command == "train":
+    if args.command in ARM_DEPLOY_COMMANDS:
+        run_arm_deploy_command(args)
+    elif args.command == "train":
         config = load_config(ContinuousConfig, resolve_config(args.config), args.overrides)
         _pin_model_path(config.env.kwargs)
         result = train_from_config(config, not args.fresh, None, args.allow_config_change)
