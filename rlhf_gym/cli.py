@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from rlhf_gym.arm_cli import COMMANDS as ARM_DEPLOY_COMMANDS
 from rlhf_gym.arm_cli import add_arm_deploy_parsers, run_arm_deploy_command
-from rlhf_gym.label_cli import add_label_parser, run_label
+from rlhf_gym.label_cli import add_label_parser, labelling_for, run_label
 from rlhf_gym.text_cli import (
     CONFIG_HELP,
     add_overrides,
@@ -137,7 +137,8 @@ def _arm(args: argparse.Namespace) -> None:
 
         prefs_config = load_config(PrefsConfig, resolve_config(args.config), args.overrides)
         _pin_model_path(prefs_config.env.kwargs)
-        result = train_prefs(prefs_config, not args.fresh, None, args.allow_config_change)
+        with labelling_for(prefs_config):  # prefs.oracle=human: people label each round
+            result = train_prefs(prefs_config, not args.fresh, None, args.allow_config_change)
         last = result.rounds[-1]
         print(
             f"trained {result.global_step} steps on a reward learned from "

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 DEFAULT_PORT = 8765
 
@@ -84,3 +87,29 @@ def run_label(args: argparse.Namespace) -> None:
     query = "?token=..." if args.token else ""
     print(f"labelling {args.folder} at http://{shown}:{port}/{query} (Ctrl-C stops)", flush=True)
     make_server(app).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def labelling_for(config: Any) -> Iterator[None]:
+    """While ``rlhf-gym arm prefs`` runs with ``prefs.oracle=human``: serves its labelling
+    folder on ``prefs.label_port`` if set, else says how to serve it."""
+    prefs = config.prefs
+    if prefs.oracle != "human":
+        yield
+        return
+    from rlhf_arm.prefs.loop import label_folder
+
+    folder = label_folder(config)
+    if prefs.label_port is None:
+        print(
+            f"label the pairs with: rlhf-gym label {folder} --labels-per-pair {prefs.quorum}",
+            flush=True,
+        )
+        yield
+        return
+    from rlhf_gym.label.server import create_app, serving
+
+    app = create_app(folder, labels_per_pair=prefs.quorum)
+    with serving(app, port=prefs.label_port) as url:
+        print(f"labelling app for this run at {url}/ (it stops with the run)", flush=True)
+        yield

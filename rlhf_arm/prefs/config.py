@@ -57,6 +57,19 @@ class PreferenceConfig:
     """a JSONL label file (rlhf_arm.prefs.labels): all labels from it, no oracle"""
     segments_file: str | None = None
     """the segments.npz the human labels refer to (needed with human_labels)"""
+    oracle: Literal["synthetic", "human"] = "synthetic"
+    """who labels each round's pairs: the synthetic oracle above, or people in the labelling
+    app (``rlhf-gym label``), the loop waiting for them (rlhf_arm.prefs.human)"""
+    label_folder: str | None = None
+    """with oracle 'human': the labelling folder the app serves (None: RUN/label)"""
+    quorum: int = 1
+    """with oracle 'human': labellers per pair (labelled or skipped) before it counts"""
+    label_timeout_s: float | None = None
+    """with oracle 'human': go on after this many seconds per round with the labels so far
+    (None: wait for every pair)"""
+    label_port: int | None = None
+    """with oracle 'human': ``rlhf-gym arm prefs`` serves the app on 127.0.0.1:PORT itself
+    while it runs (None: run ``rlhf-gym label FOLDER`` beside it)"""
     eval_episodes: int = 50
     """deterministic episodes on the env's own reward after each round"""
 
@@ -79,6 +92,10 @@ class PreferenceConfig:
             raise ValueError("pairing 'same_start' needs episodes_per_start >= 2")
         if (self.human_labels is None) != (self.segments_file is None):
             raise ValueError("human_labels and segments_file go together")
+        if self.oracle == "human" and self.human_labels is not None:
+            raise ValueError("oracle 'human' asks each round; human_labels reads a file: not both")
+        if self.quorum < 1 or (self.label_timeout_s is not None and self.label_timeout_s <= 0):
+            raise ValueError("quorum must be >= 1 and label_timeout_s > 0 (or null)")
 
 
 @dataclass

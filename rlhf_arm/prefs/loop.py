@@ -46,6 +46,7 @@ from rlhf_arm.experiment import (
     make_vector_env,
 )
 from rlhf_arm.prefs.config import PrefsConfig
+from rlhf_arm.prefs.human import HumanOracle
 from rlhf_arm.prefs.labels import Preferences, oracle_preferences, read_labels
 from rlhf_arm.prefs.pairs import allocate, label_schedule, same_start_pairs, selection_score
 from rlhf_arm.prefs.reward_model import (
@@ -102,6 +103,11 @@ def train_prefs(
         loop.close()
 
 
+def label_folder(config: PrefsConfig) -> Path:
+    """Where ``oracle: human`` queues pairs and reads labels (``prefs.label_folder``)."""
+    return Path(config.prefs.label_folder or Path(config.run_dir) / "label")
+
+
 class PreferenceLoop:
     """The state of one run: policy, reward model, segments, labels, step counters."""
 
@@ -144,6 +150,7 @@ class PreferenceLoop:
         self.global_step, self.ppo_iterations, self.fitted = 0, 0, False
         self.next_round, self.history = 0, []
         self.logger: MetricsLogger | None = None  # opened by run(), after any restore
+        self.human: HumanOracle | None = None  # opened by run() with oracle 'human'
 
     @property
     def labels_used(self) -> int:
@@ -168,6 +175,12 @@ class PreferenceLoop:
         first = self.next_round
         # Ctrl-C finishes the round in progress and saves it (a second one stops at once)
         with DeferredInterrupt("round") as interrupt:
+            if config.prefs.oracle == "human":  # waiting for people: Ctrl-C stops the wait
+                self.human = HumanOracle(
+                    label_folder(config), {"id": config.env.id, "kwargs": config.env.kwargs},
+                    config.prefs.quorum, config.prefs.label_timeout_s,
+                    should_stop=lambda: interrupt.requested,
+                )  # fmt: skip
             for round_index in range(first, config.prefs.rounds):
                 if stop_after_rounds is not None and round_index - first >= stop_after_rounds:
                     break
@@ -226,9 +239,14 @@ class PreferenceLoop:
             left, right = left[keep], right[keep]
             metrics[f"prefs/selected_{name}"] = float(score[keep].mean())
             metrics[f"prefs/candidate_{name}"] = float(score.mean())
-        new = oracle_preferences(
-            self.pool.true_returns(), left, right, self.rng, prefs.label_noise, prefs.equal_margin
-        )
+        if self.human is not None:
+            new = self.human.ask(round_index, self.pool, rows, left, right)
+            metrics["prefs/human_labels"] = float(len(new))
+        else:
+            new = oracle_preferences(
+                self.pool.true_returns(), left, right, self.rng, prefs.label_noise,
+                prefs.equal_margin,
+            )  # fmt: skip
         self.add_labels(new)
         metrics["prefs/segment_true_return"] = float(np.mean(stats.episode_returns or [np.nan]))
         metrics["prefs/segment_env_steps"] = float(stats.steps)
@@ -299,6 +317,13 @@ class PreferenceLoop:
                 self.model, observations, actions, labels
             ).items():
                 metrics[f"prefs/rm_{key}_{split}"] = value
+        if self.human is not None:  # for the labelling app's statistics page
+            every = self.train_labels + self.heldout_labels
+            accuracy = evaluate_reward_model(self.model, observations, actions, every)
+            self.human.report_accuracy(
+                f"arm prefs, after {self.labels_used} labels", self.labels_used,
+                accuracy.get("accuracy", float("nan")),
+            )  # fmt: skip
         return metrics
 
     def reward_fn(self) -> NumpyReward:
