@@ -15,7 +15,8 @@ file formats meet here, so the arm world does not import the app:
 
 A pair is settled when ``quorum`` labellers have labelled or skipped it; the round goes on
 when every pair is settled or ``label_timeout_s`` has passed, with each labelled pair's
-majority (a tie: ``equal``); pairs nobody labelled are dropped. Resuming: a round redone
+majority (a tie: ``equal``); pairs nobody labelled are dropped. Before the run has any label
+the timeout waits on for the first one (a reward model needs one to fit). Resuming: a round redone
 after a stop collects the same clips and pairs (same seeds and RNG state), finds them in the
 queue, and keeps the labels already given.
 """
@@ -93,11 +94,13 @@ class HumanOracle:
         new_rows: np.ndarray,
         left: np.ndarray,
         right: np.ndarray,
+        need_one: bool = False,
     ) -> Preferences:
         """Queues the pairs ``(left[i], right[i])`` (rows of ``pool``; the round's new clips
-        are ``new_rows``), waits for them to settle, and returns the labelled ones."""
+        are ``new_rows``), waits for them to settle, and returns the labelled ones
+        (``need_one``: at least one, whatever the timeout)."""
         pair_ids = self.queue(round_index, pool, new_rows, left, right)
-        labels = self.wait(pair_ids)
+        labels = self.wait(pair_ids, need_one)
         keep = [i for i, pair in enumerate(pair_ids) if labels.get(pair)]
         target = [majority(labels[pair_ids[i]]) for i in keep]
         return Preferences(
@@ -161,14 +164,16 @@ class HumanOracle:
         done = sum(answered[pair] >= self.quorum for pair in pair_ids)
         return dict(labels), done
 
-    def wait(self, pair_ids: list[str]) -> dict[str, list[str]]:
-        """Polls the label files until every pair is settled or the timeout passes."""
+    def wait(self, pair_ids: list[str], need_one: bool = False) -> dict[str, list[str]]:
+        """Polls the label files until every pair is settled or the timeout passes (with
+        ``need_one``, and no label yet, until the first label)."""
         start, reported = time.monotonic(), -1
         while True:
             labels, done = self.settled(pair_ids)
             if done == len(pair_ids):
                 return labels
-            if self.timeout_s is not None and time.monotonic() - start >= self.timeout_s:
+            late = self.timeout_s is not None and time.monotonic() - start >= self.timeout_s
+            if late and (labels or not need_one):
                 return labels
             if done != reported:
                 print(

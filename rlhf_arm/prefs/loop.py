@@ -240,7 +240,7 @@ class PreferenceLoop:
             metrics[f"prefs/selected_{name}"] = float(score[keep].mean())
             metrics[f"prefs/candidate_{name}"] = float(score.mean())
         if self.human is not None:
-            new = self.human.ask(round_index, self.pool, rows, left, right)
+            new = self.human.ask(round_index, self.pool, rows, left, right, not self.labels_used)
             metrics["prefs/human_labels"] = float(len(new))
         else:
             new = oracle_preferences(

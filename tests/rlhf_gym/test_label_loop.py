@@ -118,3 +118,39 @@ def test_the_majority_of_labellers_decides():
     assert majority(["left", "left", "right"]) == 1.0
     assert majority(["left", "right"]) == 0.5
     assert majority(["equal", "right"]) == 0.0
+
+
+def test_arm_prefs_serves_the_app_itself_and_goes_on_after_the_timeout(tmp_path, capsys):
+    import socket
+
+    import httpx
+
+    from rlhf_gym.cli import main
+
+    with socket.socket() as probe:  # a free port for the run's own app
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run_dir = tmp_path / "run"
+    argv = ["arm", "prefs", *TINY, f"run_dir={run_dir}", "prefs.rounds=1"]
+    argv += [f"prefs.label_port={port}", "prefs.label_timeout_s=0.2"]
+
+    def label_one() -> None:  # one person labels one pair, then leaves
+        for _ in range(600):
+            try:
+                shown = httpx.get(f"http://127.0.0.1:{port}/api/next?labeller=ann").json()
+            except httpx.HTTPError:
+                shown = {"next": None}
+            if shown["next"]:
+                body = {"pair": shown["next"]["pair"], "labeller": "ann", "choice": "left"}
+                httpx.post(f"http://127.0.0.1:{port}/api/label", json=body)
+                return
+            threading.Event().wait(0.05)
+
+    person = threading.Thread(target=label_one, daemon=True)
+    person.start()
+    assert main(argv) == 0
+    person.join(timeout=10)
+    out = capsys.readouterr().out
+    assert f"labelling app for this run at http://127.0.0.1:{port}/" in out
+    assert "from 1 labels" in out  # the first label ended the wait, the timeout passed
+    assert len(read_jsonl(run_dir / "label" / "pairs.jsonl")) > 1
