@@ -53,3 +53,27 @@ def qualified_name(function: Callable[..., Any]) -> str:
     """module.qualname of a function, for error messages."""
     qualname = getattr(function, "__qualname__", type(function).__name__)
     return f"{getattr(function, '__module__', '?')}.{qualname}"
+
+
+class RewardTermsMixin:
+    """The default reward of `ArmReachEnv` and its info terms (see its docstring)."""
+
+    _success_threshold: float
+    _reward_dist_weight: float
+    _reward_control_weight: float
+    _success_bonus: float
+
+    def _reward_terms(self, distance: Any, action_sq_sum: Any) -> tuple[Any, dict[str, Any]]:
+        """The default reward and the info terms, from floats or from `(N,)` arrays alike."""
+        is_success = distance < self._success_threshold
+        reward_dist = -self._reward_dist_weight * distance
+        reward_ctrl = -self._reward_control_weight * action_sq_sum
+        reward_success = self._success_bonus * is_success
+        info = {
+            "reward_dist": reward_dist,
+            "reward_ctrl": reward_ctrl,
+            "reward_success": reward_success,
+            "distance": distance,
+            "is_success": is_success,
+        }
+        return reward_dist + reward_ctrl + reward_success, info

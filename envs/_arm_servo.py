@@ -42,6 +42,15 @@ def check_smoothing(smoothing: float) -> float:
     return float(smoothing)
 
 
+def check_fraction(fraction: float) -> float:
+    """`random_start_fraction` as a float in [0, 1], or a ValueError."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise ValueError(f"random_start_fraction must be a number in [0, 1], got {fraction!r}")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"random_start_fraction must be in [0, 1], got {fraction!r}")
+    return float(fraction)
+
+
 def per_joint_cap(
     max_joint_speed: float | Sequence[float] | None, n: int, dt: float
 ) -> np.ndarray | None:

@@ -157,3 +157,23 @@ def _with_base_yaw(
         yaw_sign=float(np.sign(axis[2])),
         yaw_range=(float(low), float(high)),
     )
+
+
+def sample_start_pose(
+    arm: ArmModel, scratch: mujoco.MjData, rng: np.random.Generator, tries: int = 50
+) -> np.ndarray | None:
+    """A uniformly random pose of the controlled joints that touches nothing. -> (n,) or None.
+
+    Exploring starts (`ArmReachEnv(random_start_fraction=...)`): the other joints stay at
+    home; a pose is kept when no geoms touch (the table or the arm itself) and the fingertip
+    is at least `TARGET_MIN_HEIGHT` above the table. None after `tries` rejections.
+    """
+    low, high = arm.joint_range.T
+    for _ in range(tries):
+        pose = rng.uniform(low, high)
+        scratch.qpos[:] = arm.home_qpos
+        scratch.qpos[arm.qpos_adr] = pose
+        mujoco.mj_forward(arm.model, scratch)
+        if scratch.ncon == 0 and scratch.site_xpos[arm.ee_site_id, 2] >= TARGET_MIN_HEIGHT:
+            return pose
+    return None

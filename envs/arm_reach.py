@@ -12,19 +12,20 @@ import numpy as np
 from gymnasium import spaces, utils
 from gymnasium.envs.mujoco import MujocoEnv
 
+from envs import _arm_servo as servo
 from envs._arm_checks import CONTROL_MODES, check_args, checked_action, raise_bad_action
 from envs._arm_model import ArmModel, contiguous, load_arm
 from envs._arm_observation import ObservationBuffer
-from envs._arm_reward import UserReward
-from envs._arm_servo import ServoMixin, check_smoothing, per_joint_cap, servo_frame_skip
+from envs._arm_reward import RewardTermsMixin, UserReward
+from envs._arm_servo import ServoMixin
 from envs._arm_snapshot import ArmSnapshotMixin
-from envs._workspace import Workspace, estimate_workspace
+from envs._workspace import Workspace, estimate_workspace, sample_start_pose
 from envs.arm_randomize import PhysicsRandomizer
 
 __all__ = ["CONTROL_MODES", "ArmReachEnv", "ObservationBuffer", "raise_bad_action"]
 
 
-class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
+class ArmReachEnv(ServoMixin, RewardTermsMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
     r"""A 3D arm (base yaw, shoulder, elbow, two wrist joints) moves its fingertip to a target.
 
     ## Description
@@ -116,6 +117,7 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
     | `success_threshold` | float | `0.05` | success distance (m) |
     | `reward_fn` | callable, str, None | `None` | replaces the reward (see Rewards) |
     | `reset_noise_scale` | float | `0.05` | half-width of the joint noise at reset (rad) |
+    | `random_start_fraction` | float | `0.0` | share of episodes from a random pose (6) |
     | `target_reach_range` | tuple | `(0.25, 0.9)` | target shell radii / max reach |
     | `ee_site` | str | `"end_effector"` | end-effector site, or a link (body) name |
     | `joint_names` | list[str], None | `None` | controlled hinges (1) |
@@ -151,6 +153,9 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
     (5) See `envs.arm_randomize`: masses, damping, friction, gains, calibration offsets,
     observation noise, latency and period jitter, drawn at reset from `np_random`; the
     draws are in the reset info under `"randomization"`.
+    (6) Exploring starts: that share of resets starts from a uniformly random pose within
+    the joint ranges that touches nothing (`envs._workspace.sample_start_pose`) instead of
+    home; an arm whose home is far from its targets learns the whole workspace this way.
     """
 
     # Offscreen modes only: a "human" window needs a display, and gymnasium's check_env opens
@@ -172,6 +177,7 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
         success_threshold: float = 0.05,
         reward_fn: Callable[[np.ndarray, np.ndarray, dict[str, Any]], float] | str | None = None,
         reset_noise_scale: float = 0.05,
+        random_start_fraction: float = 0.0,
         target_reach_range: tuple[float, float] = (0.25, 0.9),
         ee_site: str = "end_effector",
         joint_names: Sequence[str] | None = None,
@@ -193,9 +199,9 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
         utils.EzPickle.__init__(
             self, xml_file, frame_skip, control_mode, max_delta, reward_dist_weight,
             reward_control_weight, success_bonus, success_threshold, reward_fn,
-            reset_noise_scale, target_reach_range, ee_site, joint_names, kp, kv, torque_limit,
-            armature, control_period, action_smoothing, max_joint_speed, randomization,
-            render_mode, width, height, camera_name, default_camera_config,
+            reset_noise_scale, random_start_fraction, target_reach_range, ee_site, joint_names,
+            kp, kv, torque_limit, armature, control_period, action_smoothing, max_joint_speed,
+            randomization, render_mode, width, height, camera_name, default_camera_config,
         )  # fmt: skip
         weights = {"reward_dist_weight": reward_dist_weight, "success_bonus": success_bonus,
                    "reward_control_weight": reward_control_weight}  # fmt: skip
@@ -220,7 +226,7 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
             kp=kp, kv=kv, torque_limit=torque_limit, armature=armature,
             offscreen_size=(width, height),
         )  # fmt: skip
-        frame_skip = servo_frame_skip(self.arm.model.opt.timestep, frame_skip, control_period)
+        frame_skip = servo.servo_frame_skip(self.arm.model.opt.timestep, frame_skip, control_period)
         self.workspace: Workspace = estimate_workspace(self.arm, target_reach_range)
         n = len(self.arm.joint_names)
         if camera_name is None and default_camera_config is None:
@@ -237,8 +243,10 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
         fps = 1.0 / self.dt
         self.metadata = {**self.metadata, "render_fps": round(fps) if fps.is_integer() else fps}
         self.init_qpos = self.arm.home_qpos.copy()
-        self._smoothing = check_smoothing(action_smoothing)
-        self._max_step = per_joint_cap(max_joint_speed, n, self.dt)
+        self._smoothing = servo.check_smoothing(action_smoothing)
+        self._random_start = servo.check_fraction(random_start_fraction)
+        self._scratch = mujoco.MjData(self.model)  # collision checks of random starts
+        self._max_step = servo.per_joint_cap(max_joint_speed, n, self.dt)
         self._randomizer = (
             None
             if randomization is None
@@ -326,21 +334,6 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
             info["reward_custom"] = reward
         return observation, reward, False, False, info
 
-    def _reward_terms(self, distance: Any, action_sq_sum: Any) -> tuple[Any, dict[str, Any]]:
-        """The default reward and the info terms, from floats or from `(N,)` arrays alike."""
-        is_success = distance < self._success_threshold
-        reward_dist = -self._reward_dist_weight * distance
-        reward_ctrl = -self._reward_control_weight * action_sq_sum
-        reward_success = self._success_bonus * is_success
-        info = {
-            "reward_dist": reward_dist,
-            "reward_ctrl": reward_ctrl,
-            "reward_success": reward_success,
-            "distance": distance,
-            "is_success": is_success,
-        }
-        return reward_dist + reward_ctrl + reward_success, info
-
     def reset_model(self) -> np.ndarray:
         """Home pose plus uniform noise, at rest; a new target from the workspace."""
         qpos = self.init_qpos.copy()
@@ -348,6 +341,9 @@ class ArmReachEnv(ServoMixin, ArmSnapshotMixin, MujocoEnv, utils.EzPickle):
             -self._reset_noise_scale, self._reset_noise_scale, size=len(self._range_low)
         )
         start = np.clip(qpos[self.arm.qpos_adr] + noise, self._range_low, self._range_high)
+        if self._random_start and self.np_random.random() < self._random_start:
+            pose = sample_start_pose(self.arm, self._scratch, self.np_random)
+            start = start if pose is None else pose
         qpos[self.arm.qpos_adr] = start
         target = self.workspace.sample(self.np_random)
         self._obs_target[:] = target

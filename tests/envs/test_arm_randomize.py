@@ -144,3 +144,20 @@ def test_control_period_sets_the_physics_steps() -> None:
     assert env.frame_skip == 25 and env.dt == pytest.approx(0.05)
     with pytest.raises(ValueError, match="not a whole number of the model's 0.002 s"):
         ArmReachEnv(control_period=0.033)
+
+
+def test_exploring_starts_cover_the_joint_ranges_without_contacts() -> None:
+    env = ArmReachEnv(xml_file="arm4_up.xml", ee_site="tip", random_start_fraction=1.0)
+    starts = []
+    for seed in range(20):
+        env.reset(seed=seed)
+        starts.append(env.data.qpos.copy())
+        assert env.data.ncon == 0 and env.end_effector_position[2] >= 0.03
+        np.testing.assert_allclose(env._servo_target, env.data.qpos)  # it starts at rest there
+    starts = np.array(starts)
+    assert np.ptp(starts, axis=0).min() > 1.0  # not the home pose (all zeros) plus noise
+    home = ArmReachEnv(xml_file="arm4_up.xml", ee_site="tip")
+    home.reset(seed=0)
+    assert np.abs(home.data.qpos).max() <= 0.05
+    with pytest.raises(ValueError, match="random_start_fraction must be in"):
+        ArmReachEnv(random_start_fraction=1.5)

@@ -15,7 +15,7 @@ import torch
 
 import envs  # noqa: F401 - registers the ids
 from rlhf_arm.experiment import load_run
-from rlhf_arm.export import OnnxPolicy, export_policy
+from rlhf_arm.export import OnnxPolicy
 from rlhf_arm.numpy_policy import NumpyPolicy
 from rlhf_gym.cli import main
 from tests.rlhf_arm.arm_runs import REPO, tiny_run
