@@ -37,6 +37,8 @@ import mujoco
 import numpy as np
 import yaml
 
+from configs import resolve_config
+
 
 @dataclass(frozen=True)
 class RandomizationConfig:
@@ -57,8 +59,13 @@ class RandomizationConfig:
         """From a mapping or a YAML file; an unknown key or a bad range is a ValueError."""
         if isinstance(value, (str, Path)):
             path = Path(value).expanduser()
-            if not path.is_file():
-                raise FileNotFoundError(f"randomization file not found: {path}")
+            if not path.is_file():  # a shipped config by name ("sim_to_sim", "randomization")
+                try:
+                    path = resolve_config(str(value))
+                except FileNotFoundError as error:
+                    raise FileNotFoundError(
+                        f"randomization file not found: {value} (nor a shipped config)"
+                    ) from error
             value = yaml.safe_load(path.read_text()) or {}
         if not isinstance(value, Mapping):
             raise ValueError(f"randomization must be a mapping or a YAML file, got {value!r}")
