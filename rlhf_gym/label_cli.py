@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 from collections.abc import Iterator
 from typing import Any
+
+from rlhf_gym.text_cli import add_overrides
 
 DEFAULT_PORT = 8765
 
@@ -40,6 +43,16 @@ def add_label_parser(worlds: argparse._SubParsersAction) -> None:
     fill.add_argument("--segments", default=None, help="arm clips: a segments.npz")
     fill.add_argument("--limit", type=int, default=50, help="pairs to add (default: %(default)s)")
     fill.add_argument("--seed", type=int, default=0, help="draws pairs and their sides")
+    loop = label.add_argument_group("text online rounds (rlhf_text.online), served here")
+    loop.add_argument(
+        "--text-online",
+        default=None,
+        metavar="CONFIG",
+        help="a text config: each round the actor answers twice, people label here, the "
+        "reward model refits and PPO continues; resumes unless --fresh",
+    )
+    loop.add_argument("--fresh", action="store_true", help="with --text-online: start over")
+    add_overrides(label, "online.rounds=2, with --text-online")
 
 
 def fill_queue(args: argparse.Namespace) -> list[str]:
@@ -81,12 +94,34 @@ def run_label(args: argparse.Namespace) -> None:
         labels_per_pair=args.labels_per_pair,
         reward_model=args.reward_model,
     )
+    if args.text_online is not None:
+        run_text_online(args, app)
+        return
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     query = "?token=..." if args.token else ""
     print(f"labelling {args.folder} at http://{shown}:{port}/{query} (Ctrl-C stops)", flush=True)
     make_server(app).run(sockets=[sock])
+
+
+def run_text_online(args: argparse.Namespace, app: Any) -> None:
+    """The text online loop of ``--text-online``, with the app served while it runs."""
+    from agents.config import load_config
+    from configs import resolve_config
+    from rlhf_gym.label.server import serving
+    from rlhf_text.online import OnlineTextConfig, run_online
+
+    overrides = [*args.overrides, f"online.label_folder={json.dumps(str(args.folder))}"]
+    config = load_config(OnlineTextConfig, resolve_config(args.text_online), overrides)
+    with serving(app, args.host, args.port) as url:
+        print(f"labelling {args.folder} at {url}/ while the online rounds run", flush=True)
+        history = run_online(config, resume=not args.fresh)
+    for row in history:
+        print(
+            f"round {row['round']}: {row['labels']} human labels, reward-model accuracy on "
+            f"them {row['rm/accuracy_human']:.2f}"
+        )
 
 
 @contextlib.contextmanager
