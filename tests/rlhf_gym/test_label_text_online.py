@@ -116,3 +116,15 @@ def test_a_resumed_round_finds_its_pairs_queued(tmp_path):
     assert len(read_jsonl(tmp_path / "pairs.jsonl")) == 2
     with pytest.raises(ValueError, match="fresh labelling folder"):
         queue_pairs(tmp_path, 0, text_triples(2, seed=5))
+
+
+def test_the_queue_fills_from_a_model_or_a_data_set(tmp_path):
+    from rlhf_gym.label.sources import add_text_from_data, add_text_from_model
+
+    config = online_config(tmp_path)
+    folder = tmp_path / "queue"
+    assert add_text_from_model(folder, config.ppo.actor.name_or_path, config.data.source, 3) == 3
+    assert add_text_from_data(folder, config.data.source, 2) == 2
+    pairs = read_jsonl(folder / "pairs.jsonl")
+    assert len({p["pair"] for p in pairs}) == 5
+    assert all(p["left"] != p["right"] and p["prompt"].endswith("Assistant:") for p in pairs)
