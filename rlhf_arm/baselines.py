@@ -142,3 +142,22 @@ def run_sb3(config: ContinuousConfig, seed: int) -> tuple[dict, float]:
         return model.predict(venv.normalize_obs(obs), deterministic=True)[0]
 
     return {**evaluate(predict, config.env, 100), "cpu_seconds": cpu_seconds}, seconds
+
+
+def train_then_evaluate(
+    config: ContinuousConfig, episodes: int = 100, eval_kwargs: dict | None = None
+) -> dict[str, float]:
+    """Trains (resuming a stopped run in ``config.run_dir``), then evaluates deterministically.
+
+    The evaluation env is the training env with ``eval_kwargs`` laid over its constructor
+    arguments: ``{"random_start_fraction": 0.0}`` evaluates from the rest pose only, a
+    ``randomization`` mapping on a perturbed arm. Returns the success rate, mean final
+    distance, training seconds and steps.
+    """
+    from rlhf_arm.experiment import evaluate_policy, load_run
+
+    result = train_from_config(config, resume=True)
+    _, policy = load_run(config.run_dir)
+    env_config = replace(config.env, kwargs={**config.env.kwargs, **(eval_kwargs or {})})
+    metrics = evaluate_policy(policy, env_config, episodes=episodes, seed=12345)
+    return {**metrics, "train_seconds": result.seconds, "global_step": result.global_step}
