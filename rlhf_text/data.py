@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -53,6 +52,8 @@ from rlhf_text.data_schemas import (
 from rlhf_text.data_schemas import row_problems as row_problems  # re-exported
 from rlhf_text.data_sources import LOCAL_SUFFIXES as LOCAL_SUFFIXES  # re-exported
 from rlhf_text.data_sources import read_source
+from rlhf_text.data_split import carve_eval, train_part
+from rlhf_text.data_split import held_out_groups as held_out_groups  # re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,10 @@ class DataConfig:
     chat_template: str | None = None
     """a tokenizer (hub name or local directory) whose chat template formats every row for
     all three steps (see :mod:`rlhf_text.chat`); None keeps the Human/Assistant text"""
+    train_part: Literal["all", "first_half", "second_half"] = "all"
+    """which training rows this step sees: all, or one of two halves with no prompt in
+    common (split by question for the embedded data): the reward model on one half and an
+    independent judge reward model on the other (``PipelineConfig.judge_rm``)"""
     schema: Schema = "auto"
     """the rows' schema: ``"prompt_chosen_rejected"`` (rm-static), ``"hh_dialogue"``
     (Anthropic/hh-rlhf's whole dialogues), or ``"auto"`` to detect it per source"""
@@ -99,6 +104,10 @@ class DataConfig:
         if self.chat_template is not None and not self.chat_template.strip():
             raise ValueError("chat_template must name a tokenizer or be null, got ''")
         check_schema_name(self.schema)
+        if self.train_part not in ("all", "first_half", "second_half"):
+            raise ValueError(
+                f"train_part must be all, first_half or second_half, got {self.train_part!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -294,53 +303,6 @@ def _check_rows(
     return kept
 
 
-def held_out_groups(
-    groups: Sequence[str], eval_fraction: float, seed: int, strata: Sequence[str] | None = None
-) -> set[str]:
-    """Pick the held-out groups: ``round(eval_fraction * n)`` of the ``n`` in each stratum.
-
-    Groups are sorted before a ``random.Random(seed)`` sample, so the choice depends only on
-    which groups there are, not on row order. Each stratum with at least two groups keeps at
-    least one group on each side when ``eval_fraction > 0``.
-
-    Args:
-        groups: the group of each row (the prompt, or a question id); repeats are fine.
-        eval_fraction: share of groups to hold out, in [0, 1).
-        seed: seeds the sample.
-        strata: the stratum of each row (e.g. its topic), or None for one stratum.
-    """
-    strata = [""] * len(groups) if strata is None else strata
-    by_stratum: dict[str, set[str]] = {}
-    for group, stratum in zip(groups, strata, strict=True):
-        by_stratum.setdefault(stratum, set()).add(group)
-    rng = random.Random(seed)
-    held: set[str] = set()
-    for stratum in sorted(by_stratum):
-        members = sorted(by_stratum[stratum])
-        count = round(eval_fraction * len(members))
-        if eval_fraction > 0 and len(members) >= 2:
-            count = min(max(count, 1), len(members) - 1)
-        held.update(rng.sample(members, count))
-    return held
-
-
-def _carve(
-    config: DataConfig, kept: list[tuple[PreferencePair, dict[str, Any]]]
-) -> tuple[list[PreferencePair], list[PreferencePair]]:
-    """Split rows into train and eval by group (prompt; question per topic when embedded)."""
-    if config.source == "embedded":
-        groups = [row["question_id"] for _, row in kept]
-        strata: list[str] | None = [row["topic"] for _, row in kept]
-    else:
-        groups, strata = [pair.prompt for pair, _ in kept], None
-    held = held_out_groups(groups, config.eval_fraction, config.seed, strata)
-    train: list[PreferencePair] = []
-    evaluation: list[PreferencePair] = []
-    for (pair, _), group in zip(kept, groups, strict=True):
-        (evaluation if group in held else train).append(pair)
-    return train, evaluation
-
-
 def load_preference_data(config: DataConfig) -> PreferenceData:
     """Read, validate and split preference rows as ``config`` says.
 
@@ -367,10 +329,10 @@ def load_preference_data(config: DataConfig) -> PreferenceData:
     report.schema = resolve_schema(config.schema, every_row, config.source)
     kept = _check_rows(config, numbered, report)
     if "eval" in kept:
-        train = [pair for pair, _ in kept["train"]]
-        evaluation = [pair for pair, _ in kept["eval"]]
+        train_kept, evaluation = kept["train"], [pair for pair, _ in kept["eval"]]
     else:
-        train, evaluation = _carve(config, kept["train"])
+        train_kept, evaluation = carve_eval(config, kept["train"])
+    train = train_part(config, train_kept)
     train_prompts, eval_prompts = set(prompts(train)), set(prompts(evaluation))
     report.train_rows, report.eval_rows = len(train), len(evaluation)
     report.train_prompts, report.eval_prompts = len(train_prompts), len(eval_prompts)

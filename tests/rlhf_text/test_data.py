@@ -572,3 +572,17 @@ def test_module_docstring_examples_are_real_rows(rows):
     actual = {(r["prompt"], r["chosen"], r["rejected"]) for r in rows}
     for example in examples:
         assert (example["prompt"], example["chosen"], example["rejected"]) in actual
+
+
+def test_train_halves_are_disjoint_by_question_and_cover_the_train_split():
+    whole = load_preference_data(DataConfig(max_rows=800))
+    halves = [load_preference_data(DataConfig(max_rows=800, train_part=part)).train
+              for part in ("first_half", "second_half")]  # fmt: skip
+    assert sorted(map(repr, halves[0] + halves[1])) == sorted(map(repr, whole.train))
+    rows = {(r["prompt"], r["chosen"], r["rejected"]): r for r in embedded_rows(0)}
+    questions = [{rows[(p.prompt, p.chosen, p.rejected)]["question_id"] for p in half}
+                 for half in halves]  # fmt: skip
+    assert questions[0] and questions[1] and not questions[0] & questions[1]
+    assert 0.35 < len(halves[0]) / len(whole.train) < 0.65
+    with pytest.raises(ValueError, match="train_part"):
+        DataConfig(train_part="third")
