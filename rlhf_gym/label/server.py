@@ -27,12 +27,12 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from rlhf_gym.label.accuracy import AccuracyBoard
@@ -173,7 +173,9 @@ def create_app(
     app.state.label = state
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         host = request.headers.get("host", "").rsplit(":", 1)[0]
         if loopback_only and host not in LOOPBACK_NAMES:
             return JSONResponse({"detail": f"host {host!r} is not this machine"}, 403)
