@@ -45,7 +45,9 @@ class ClipRenderer:
     """
 
     def __init__(self, env_spec: dict[str, Any]) -> None:
-        env = gym.make(env_spec["id"], **env_spec["kwargs"])
+        # the reward plays no part in drawing, and a user's reward_fn may not import here
+        kwargs = {k: v for k, v in env_spec["kwargs"].items() if k != "reward_fn"}
+        env = gym.make(env_spec["id"], **kwargs)
         arm = env.unwrapped.arm  # ArmReachEnv's model and indices
         env.close()
         self.model, self.qpos_adr = arm.model, np.asarray(arm.qpos_adr)

@@ -125,17 +125,21 @@ class LabelApp:
             return None
         if entry["kind"] == "text":
             return {key: entry[key] for key in ("pair", "kind", "prompt", "left", "right")}
-        with self.clip_lock:  # one MjData per renderer
-            clips = [self.clips.clip(entry["segments"], entry[side]) for side in ("left", "right")]
+        try:
+            with self.clip_lock:  # one MjData per renderer
+                clips = [self.clips.clip(entry["segments"], entry[s]) for s in ("left", "right")]
+        except (OSError, ValueError, KeyError) as err:  # the folder's data, not the request
+            raise HTTPException(500, f"cannot show pair {entry['pair']!r}: {err}") from err
         return {"pair": entry["pair"], "kind": "arm", "left": clips[0], "right": clips[1]}
 
     def answer(self, labeller: str, **extra: Any) -> dict[str, Any]:
         """The next pair for ``labeller`` and their progress (one round trip per label)."""
-        return {
-            "next": self.view(self.queue.next_for(labeller, self.store)),
-            "progress": self.queue.progress(labeller, self.store),
-            **extra,
-        }
+        answer = {"progress": self.queue.progress(labeller, self.store), **extra}
+        try:
+            answer["next"] = self.view(self.queue.next_for(labeller, self.store))
+        except HTTPException as err:  # a label just stored stays confirmed: say what is wrong
+            answer["next"], answer["problem"] = None, err.detail
+        return answer
 
     def stats(self) -> dict[str, Any]:
         decisions = self.store.decisions()

@@ -178,3 +178,12 @@ def test_the_queue_grows_while_the_app_runs(text_folder):
     label_all(http, "ann", ["left"] * 6)
     append_pairs(text_folder, [{"pair": "late", "prompt": "Q?", "left": " a", "right": " b"}])
     assert http.get("/api/next", params={"labeller": "ann"}).json()["next"]["pair"] == "late"
+
+
+def test_a_pair_whose_clips_are_missing_says_so(arm_folder):
+    append_pairs(arm_folder, [{"pair": "lost", "segments": "gone.npz", "left": "a", "right": "b"}])
+    http = client(arm_folder)
+    label_all(http, "ann", ["skip"] * 6)  # the last answer, which brings "lost", still 200
+    answer = http.get("/api/next", params={"labeller": "ann"}).json()
+    assert answer["next"] is None and "cannot show pair 'lost'" in answer["problem"]
+    assert "segments file not found" in answer["problem"]

@@ -30,6 +30,7 @@ function show(answer, startedAt) {
   $("bar").style.width = p.total ? `${(100 * p.mine) / p.total}%` : "0";
   $("count").textContent = `${p.mine} / ${p.total} (${p.complete} complete)`;
   current = answer.next;
+  if (answer.problem) $("error").textContent = answer.problem; // the folder's data is broken
   $("text").hidden = !current || current.kind !== "text";
   $("arm").hidden = !current || current.kind !== "arm";
   if (!current) {
