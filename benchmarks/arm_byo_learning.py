@@ -4,12 +4,12 @@ Trains PPO on each arm config for each seed (one process, one thread, one run at
 a stopped benchmark resumes its runs), then evaluates each policy deterministically on 100
 seeded episodes that start from the arm's rest pose (``random_start_fraction=0``, whatever
 the training used). Arms: ``reach`` (the built-in arm5), ``so101`` (the SO-101-class URDF)
-and ``arm4_up`` (a 4-joint test arm whose rest pose points straight up, with the same
-exploring starts as so101). Appends one JSON line per run to ``--out`` and prints a table.
+and ``arm4_up`` (a 4-joint test arm whose rest pose points straight up, in so101's
+``joint_target`` control). Appends one JSON line per run to ``--out`` and prints a table.
 
     .venv/bin/python benchmarks/arm_byo_learning.py --steps 3000000 --seeds 1 2 3
     .venv/bin/python benchmarks/arm_byo_learning.py --arms arm4_up --steps 1000000 \
-        env.kwargs.random_start_fraction=0.0      # the rest-pose-only baseline
+        env.kwargs.control_mode=position      # the delta-target baseline
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ ARMS = {
         [
             "env.kwargs.xml_file=arm4_up.xml",
             "env.kwargs.ee_site=tip",
-            "env.kwargs.random_start_fraction=0.5",
+            "env.kwargs.control_mode=joint_target",
         ],
     ),  # fmt: skip
 }

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-CONTROL_MODES = ("position", "torque")
+CONTROL_MODES = ("position", "joint_target", "torque")
 ACTION_TOLERANCE = 1e-6
 """how far beyond [-1, 1] an action entry may be (float32 rounding) before it is an error"""
 

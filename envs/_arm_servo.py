@@ -77,6 +77,7 @@ class ServoMixin:
     _range_high: np.ndarray
     _smoothing: float
     _max_step: np.ndarray | None
+    _absolute: bool
 
     def _move_servo_targets(
         self, action: np.ndarray, target: np.ndarray | None = None
@@ -87,6 +88,13 @@ class ServoMixin:
         `(N, n)` rows at once (`target`).
         """
         target = self._servo_target if target is None else target
+        if self._absolute:  # joint_target: the action spans each joint's range
+            middle, half = (
+                (self._range_high + self._range_low) / 2,
+                (self._range_high - self._range_low) / 2,
+            )
+            np.add(middle, action * half, out=target)
+            return target
         np.add(target, action * self._max_delta, out=target)
         np.minimum(target, self._range_high, out=target)
         np.maximum(target, self._range_low, out=target)

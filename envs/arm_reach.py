@@ -43,6 +43,7 @@ class ArmReachEnv(ServoMixin, RewardTermsMixin, ArmSnapshotMixin, MujocoEnv, uti
     | control_mode | Meaning of action[i] | Unit |
     |---|---|---|
     | `"position"` | servo target_i += action[i] * max_delta, clip to joint range (4) | rad/step |
+    | `"joint_target"` | servo target_i = middle_i + action[i] * half-range_i (4) | rad |
     | `"torque"` | joint torque_i = action[i] * torque_limit_i | N m |
 
     In position mode a position servo (kp, kv, torque-limited) tracks the targets; like a
@@ -109,7 +110,7 @@ class ArmReachEnv(ServoMixin, RewardTermsMixin, ArmSnapshotMixin, MujocoEnv, uti
     |---|---|---|---|
     | `xml_file` | str | `"arm5.xml"` | MJCF or URDF path, or a file name in envs/assets |
     | `frame_skip` | int | `10` | physics steps per env step; dt = timestep * frame_skip |
-    | `control_mode` | str | `"position"` | `"position"` (servo target deltas) or `"torque"` |
+    | `control_mode` | str | `"position"` | `"position"`, `"joint_target"` or `"torque"` |
     | `max_delta` | float | `0.1` | largest servo target change per step (rad) |
     | `reward_dist_weight` | float | `1.0` | weight of the distance term |
     | `reward_control_weight` | float | `0.01` | weight of the squared-action term |
@@ -218,11 +219,13 @@ class ArmReachEnv(ServoMixin, RewardTermsMixin, ArmSnapshotMixin, MujocoEnv, uti
         self._success_threshold = float(success_threshold)
         self._max_delta = float(max_delta)
         self._reset_noise_scale = float(reset_noise_scale)
-        self._position_mode = control_mode == "position"
+        self._position_mode = control_mode != "torque"  # both servo modes
+        self._absolute = control_mode == "joint_target"
         self._reward_fn = None if reward_fn is None else UserReward(reward_fn)
 
         self.arm: ArmModel = load_arm(
-            xml_file, ee_site=ee_site, joint_names=joint_names, control_mode=control_mode,
+            xml_file, ee_site=ee_site, joint_names=joint_names,
+            control_mode="position" if self._position_mode else "torque",
             kp=kp, kv=kv, torque_limit=torque_limit, armature=armature,
             offscreen_size=(width, height),
         )  # fmt: skip

@@ -6,7 +6,8 @@ One tick, every `control_period` seconds (from `policy.json`)::
     watchdog                  a reading older than `watchdog` s: hold and stop
     observation               cos q, sin q, dq/dt, fingertip = FK(q), target, target - fingertip
     action                    policy.onnx (ONNX Runtime) or policy.npz (numpy)
-    goal                      goal += action * max_delta, as in training
+    goal                      goal += action * max_delta, as in training (joint_target:
+                              goal = middle + action * half-range of the limits)
     safety                    clamp to the joint limits (less a margin), then to `max_step`
                               per tick from the previous goal
     send                      driver.send_goal(goal)
@@ -113,6 +114,11 @@ class DeployLoop:
         self.period = float(self.description["control_period"])
         self._max_delta = float(self.description["max_delta"])
         self._max_step = config.max_step or self._max_delta
+        mode = self.description.get("control_mode", "position")
+        if mode not in ("position", "joint_target"):
+            raise ValueError(f"arm deploy sends goal positions; this policy is {mode}-controlled")
+        self._absolute = mode == "joint_target"
+        self._middle, self._half = limits.mean(axis=1), (limits[:, 1] - limits[:, 0]) / 2
         self._watchdog = config.watchdog or 3 * self.period
         self._rng = np.random.default_rng(config.seed)
 
@@ -133,6 +139,12 @@ class DeployLoop:
         """Clamps a goal to the joint limits, then to `max_step` from the previous goal."""
         goal = np.clip(goal, self._low, self._high)
         return previous + np.clip(goal - previous, -self._max_step, self._max_step)
+
+    def _goal_from(self, action: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """The policy's goal before the safety clamps, as the env's control mode says."""
+        if self._absolute:
+            return self._middle + action * self._half
+        return goal + action * self._max_delta
 
     def _next_target(self) -> np.ndarray:
         if self.config.target is not None:
@@ -162,7 +174,7 @@ class DeployLoop:
                     target, target_start = self._next_target(), now
                 began = time.perf_counter()
                 action = np.asarray(self.policy(self.observation(angles, velocity, target)))
-                goal = self.safe_goal(goal + action.astype(np.float64) * self._max_delta, goal)
+                goal = self.safe_goal(self._goal_from(action.astype(np.float64), goal), goal)
                 compute.append(time.perf_counter() - began)
                 driver.send_goal(goal)
                 ticks += 1

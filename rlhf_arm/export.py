@@ -26,6 +26,11 @@ from agents.gaussian import GaussianActorCritic
 from rlhf_arm.experiment import ContinuousConfig, load_run
 
 FORMAT_VERSION = 1
+ACTION_MEANING = {
+    "position": "servo target += action * max_delta (rad), clipped to the joint limits",
+    "joint_target": "servo target = middle + action * half-range of each joint's limits (rad)",
+    "torque": "joint torque = action * torque_limit (N m)",
+}
 ONNX_OPSET = 17
 
 
@@ -130,10 +135,8 @@ def policy_description(config: ContinuousConfig, policy: GaussianActorCritic) ->
         "observation_layout": layout,
         "observation_normalizer": "folded into policy.onnx and policy.npz",
         "action_dim": policy.action_dim,
-        "control_mode": "position" if env._position_mode else "torque",
-        "action_meaning": "servo target += action * max_delta (rad), clipped to the joint limits"
-        if env._position_mode
-        else "joint torque = action * torque_limit (N m)",
+        "control_mode": kwargs.get("control_mode", "position"),
+        "action_meaning": ACTION_MEANING[kwargs.get("control_mode", "position")],
         "max_delta": env._max_delta,
         "action_smoothing": env._smoothing,
         "max_step": None if env._max_step is None else env._max_step.tolist(),

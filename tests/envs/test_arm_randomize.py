@@ -161,3 +161,18 @@ def test_exploring_starts_cover_the_joint_ranges_without_contacts() -> None:
     assert np.abs(home.data.qpos).max() <= 0.05
     with pytest.raises(ValueError, match="random_start_fraction must be in"):
         ArmReachEnv(random_start_fraction=1.5)
+
+
+def test_joint_target_mode_spans_each_joints_range() -> None:
+    env = ArmReachEnv(control_mode="joint_target")
+    env.reset(seed=0)
+    low, high = env.arm.joint_range.T
+    env.step(np.zeros(5, np.float32))
+    np.testing.assert_allclose(env._servo_target, (low + high) / 2)
+    env.step(np.ones(5, np.float32))
+    np.testing.assert_allclose(env._servo_target, high)
+    np.testing.assert_allclose(env.data.ctrl[:5], high)
+    vector = gym.make_vec("RLHFGym/ArmReach-v0", num_envs=2, control_mode="joint_target")
+    vector.reset(seed=0)
+    vector.step(-np.ones((2, 5), np.float32))
+    np.testing.assert_allclose(vector.envs[1].data.ctrl[:5], low)
