@@ -47,6 +47,7 @@ class AccuracyBoard:
         self.folder, self.reward_model, self.clips = folder, reward_model, clips
         self._lock = threading.Lock()
         self._cache: tuple[int, dict[str, Any]] | None = None
+        self._scorer: Any = None
 
     def report(self, decisions: list[Decision]) -> dict[str, Any]:
         """``trainer``: the last ``rm_accuracy.json``; ``live``: this app's own scoring."""
@@ -94,9 +95,11 @@ class AccuracyBoard:
         return correct
 
     def _text_correct(self, records: list[dict[str, Any]]) -> list[bool]:
-        from envs.rewards.reward_model import RewardModelScorer
+        if self._scorer is None:  # loaded once: the page asks every few seconds
+            from envs.rewards.reward_model import RewardModelScorer
 
-        scorer = RewardModelScorer(self.reward_model, None)
+            self._scorer = RewardModelScorer(self.reward_model, None)
+        scorer = self._scorer
         prompts = [r["prompt"] for r in records]
         chosen = scorer.score(prompts, [r["chosen"] for r in records])
         rejected = scorer.score(prompts, [r["rejected"] for r in records])

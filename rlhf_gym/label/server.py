@@ -142,6 +142,7 @@ class LabelApp:
         return answer
 
     def stats(self) -> dict[str, Any]:
+        """Decisions per labeller and choice, agreement, and the reward model's accuracy."""
         decisions = self.store.decisions()
         per_labeller: dict[str, dict[str, int]] = {}
         for decision in decisions:

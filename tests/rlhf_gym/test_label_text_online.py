@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from transformers import AutoTokenizer
 
 from rlhf_gym.label.server import create_app
 from rlhf_text.data import DataConfig
@@ -128,3 +129,22 @@ def test_the_queue_fills_from_a_model_or_a_data_set(tmp_path):
     pairs = read_jsonl(folder / "pairs.jsonl")
     assert len({p["pair"] for p in pairs}) == 5
     assert all(p["left"] != p["right"] and p["prompt"].endswith("Assistant:") for p in pairs)
+
+
+def test_the_stats_page_scores_a_text_reward_model_on_the_labels(tmp_path, text_folder):
+    from rlhf_text.tiny import tiny_value_model
+
+    config = online_config(tmp_path)  # its SFT folder holds the tokenizer
+    tokenizer = AutoTokenizer.from_pretrained(config.ppo.actor.name_or_path)
+    rm = tmp_path / "rm"
+    tiny_value_model(tokenizer, SMALL).save_pretrained(rm)
+    tokenizer.save_pretrained(rm)
+    http = TestClient(create_app(text_folder, reward_model=str(rm)), base_url="http://127.0.0.1")
+    for _ in range(3):
+        pair = http.get("/api/next", params={"labeller": "ann"}).json()["next"]["pair"]
+        body = {"pair": pair, "labeller": "ann", "choice": "left"}
+        http.post(
+            "/api/label", content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+    live = http.get("/api/stats").json()["reward_model"]["live"]
+    assert live["labels"] == 3 and live["accuracy"] in (0.0, 1 / 3, 2 / 3, 1.0)
