@@ -241,7 +241,7 @@ class PreferenceLoop:
             metrics[f"prefs/candidate_{name}"] = float(score.mean())
         if self.human is not None:
             new = self.human.ask(round_index, self.pool, rows, left, right, not self.labels_used)
-            metrics["prefs/human_labels"] = float(len(new))
+            metrics["prefs/human_labels_round"] = float(len(new))
         else:
             new = oracle_preferences(
                 self.pool.true_returns(), left, right, self.rng, prefs.label_noise,

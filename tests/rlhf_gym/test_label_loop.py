@@ -98,7 +98,7 @@ def test_people_label_each_round_and_a_stopped_run_resumes(tmp_path):
     assert (folder / "round_00.npz").is_file() and (folder / "arm_env.json").is_file()
     accuracy = json.loads((folder / "rm_accuracy.json").read_text())
     assert accuracy["labels"] == resumed.labels_used
-    assert resumed.rounds[0]["prefs/human_labels"] > 0
+    assert resumed.rounds[0]["prefs/human_labels_round"] > 0
 
 
 def test_the_round_goes_on_after_the_timeout_with_what_is_labelled(tmp_path, segments_file):
