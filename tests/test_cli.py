@@ -79,10 +79,16 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(
             "env.kwargs.reward_dist_weigth: RLHFGym/ArmReach-v0 has no argument "
             "'reward_dist_weigth'; did you mean reward_dist_weight?",
         ),
-        (["arm", "train", "--config", CONFIG, "env.kwargs.nonsense=1"], "it takes: camera_name"),
+        (
+            ["arm", "train", "--config", CONFIG, "env.kwargs.nonsense=1"],
+            "it takes: action_smoothing",
+        ),
         # the dataclass's own check names the section, not "run.:"
         (["arm", "train", "--config", CONFIG, "run.total_timesteps=0"], "error: run: total"),
-        (["arm", "train", "--config", "no_such"], "nor a shipped config: arm/prefs, arm/reach"),
+        (
+            ["arm", "train", "--config", "no_such"],
+            "nor a shipped config: arm/prefs, arm/randomization, arm/reach",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
