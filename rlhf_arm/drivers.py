@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -211,8 +210,3 @@ def make_so101_bus(joint_names: Sequence[str], port: str | None, calibration: st
     bus = FeetechMotorsBus(port=port, motors=motors, calibration=calib)
     bus.connect()
     return bus
-
-
-def angle_error(a: np.ndarray, b: np.ndarray) -> float:
-    """The largest absolute joint-angle difference (rad)."""
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) if len(a) else math.nan
