@@ -17,8 +17,9 @@ Pass `randomization=` to the env (a mapping, or the path of a YAML file holding 
 
 Every key is optional; a missing one draws nothing (the nominal value). With calibration
 offsets or noise the observation is what a real arm's deploy loop computes: cos/sin of the
-*read* angles and the fingertip by forward kinematics of them (`mj_kinematics` on a second
-`MjData`); the reward and success use the true fingertip. Every draw is returned by
+*read* angles, velocities by finite differences of them, and the fingertip by forward
+kinematics of them (`mj_kinematics` on a second `MjData`); the reward and success use the
+true fingertip. Every draw is returned by
 `PhysicsRandomizer.draw`, reported in the reset `info["randomization"]` and, with `log_file`,
 appended to a JSONL file (one line per episode, with the episode's index).
 """
@@ -194,6 +195,7 @@ class PhysicsRandomizer:
         if high > 0:
             draws["latency_steps"] = self.latency
         self._queue = deque(np.zeros(n) for _ in range(self.latency))
+        self._last_read: np.ndarray | None = None
         self.episode += 1
         self.last_draw = draws
         if config.log_file:
@@ -225,6 +227,12 @@ class PhysicsRandomizer:
         read = angles + self.offset
         return read + rng.normal(0.0, noise, size=read.shape) if noise else read
 
+    def read_velocity(self, read_angles: np.ndarray, dt: float) -> np.ndarray:
+        """Joint velocities as a deploy loop gets them: finite differences of the readings
+        (zeros at the episode's first reading, when the arm is at rest)."""
+        last, self._last_read = self._last_read, read_angles.copy()
+        return np.zeros_like(read_angles) if last is None else (read_angles - last) / dt
+
     def fingertip(self, qpos: np.ndarray, read_angles: np.ndarray) -> np.ndarray:
         """The fingertip by forward kinematics of the read angles. -> (3,)."""
         data = self._fk_data
@@ -247,6 +255,7 @@ class PhysicsRandomizer:
             },
             "offset": self.offset.copy(),
             "queue": queue,
+            "last_read": np.zeros(0) if self._last_read is None else self._last_read.copy(),
             "episode": np.array(self.episode),
         }
 
@@ -256,5 +265,7 @@ class PhysicsRandomizer:
             getattr(self.model, key)[...] = value
         self.offset = np.array(state["offset"], dtype=np.float64)
         self._queue = deque(np.array(row, dtype=np.float64) for row in state["queue"])
+        last = state.get("last_read")
+        self._last_read = None if last is None or len(last) == 0 else np.array(last, np.float64)
         self.latency = len(self._queue)
         self.episode = int(state["episode"])

@@ -390,9 +390,10 @@ class ArmReachEnv(ServoMixin, RewardTermsMixin, ArmSnapshotMixin, MujocoEnv, uti
 
     def _get_obs(self) -> np.ndarray:
         """Writes the observation into the preallocated buffer and returns a copy."""
-        angles, ee = self._qpos[self._qpos_index], self._ee_xpos
+        angles, qvel, ee = self._qpos[self._qpos_index], self._qvel[self._qvel_index], self._ee_xpos
         if self._randomizer is not None and self._randomizer.reads_differ:
             angles = self._randomizer.read_angles(angles, self.np_random)
             ee = self._randomizer.fingertip(self._qpos, angles)
-        self._obs.write(angles, self._qvel[self._qvel_index], ee)
+            qvel = self._randomizer.read_velocity(angles, self.dt)
+        self._obs.write(angles, qvel, ee)
         return self._obs.array.copy()

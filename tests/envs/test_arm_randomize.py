@@ -176,3 +176,19 @@ def test_joint_target_mode_spans_each_joints_range() -> None:
     vector.reset(seed=0)
     vector.step(-np.ones((2, 5), np.float32))
     np.testing.assert_allclose(vector.envs[1].data.ctrl[:5], low)
+
+
+def test_noisy_readings_give_finite_difference_velocities_and_resume_exactly() -> None:
+    env = ArmReachEnv(randomization=FULL)
+    obs, _ = env.reset(seed=2)
+    np.testing.assert_array_equal(obs[10:15], 0.0)  # at rest: no difference yet
+    angles = np.arctan2(obs[5:10], obs[:5])
+    obs, *_ = env.step(np.full(5, 0.3, np.float32))
+    new_angles = np.arctan2(obs[5:10], obs[:5])
+    np.testing.assert_allclose(obs[10:15], (new_angles - angles) / env.dt, atol=1e-9)
+    snapshot, rng = env.get_sim_state(), env.np_random.bit_generator.state
+    actions = [np.full(5, v, np.float32) for v in (0.5, -0.2, 0.1)]
+    first = [env.step(a)[0] for a in actions]
+    env.set_sim_state(snapshot)
+    env.np_random.bit_generator.state = rng
+    np.testing.assert_array_equal(first, [env.step(a)[0] for a in actions])
