@@ -209,4 +209,5 @@ def make_so101_bus(joint_names: Sequence[str], port: str | None, calibration: st
     }
     bus = FeetechMotorsBus(port=port, motors=motors, calibration=calib)
     bus.connect()
+    bus.enable_torque()  # the servos hold their goals from the first tick
     return bus
