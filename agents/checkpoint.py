@@ -44,6 +44,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from agents import ranks
+
 MANIFEST = "checkpoint.json"
 FOLDER = "checkpoints"
 STATE_FILE = "state.json"
@@ -159,28 +161,47 @@ def save_checkpoint(
 ) -> Path:
     """Write one checkpoint of ``run_dir`` atomically; returns its folder.
 
+    In a run of several processes (a ``torch.distributed`` group) every rank calls this at the
+    same point: rank 0 picks the folder, every rank's parts write into it (a DeepSpeed engine
+    writes its own shards), rank 0 alone writes the tree and switches the manifest, and
+    barriers keep the others from going on before the checkpoint is whole.
+
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder (shared by every rank).
         step: what the checkpoint is of (an iteration or step count), named in the manifest.
         tree: the loop's own state (see the module docstring for what it may hold).
         parts: components that save themselves (:class:`Checkpointable`), each under its
             name in the tree and, for its own files, in a subfolder of that name.
     """
-    run_dir = Path(run_dir)
+    run_dir, main = Path(run_dir), ranks.rank() == 0
     folder = run_dir / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
     # a new name every time, so the folder the manifest names now is never touched
-    name = f"step-{step:09d}-{uuid.uuid4().hex[:8]}"
+    name = ranks.broadcast(f"step-{step:09d}-{uuid.uuid4().hex[:8]}")
     tmp = folder / f".{name}.tmp"
-    tmp.mkdir()
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        for part_name in parts or {}:
+            (tmp / part_name).mkdir()
+    ranks.barrier()  # the folders exist before any rank writes into them
     full = {"loop": tree, "parts": {}}
     for part_name, part in (parts or {}).items():
-        (tmp / part_name).mkdir()
         full["parts"][part_name] = part.checkpoint_state(tmp / part_name)
-    write_tree(tmp, full)
-    for path in sorted(tmp.rglob("*")):
+    if main:  # every rank holds the same tree; one writes it
+        write_tree(tmp, full)
+    for path in sorted(tmp.rglob("*")):  # each rank flushes what it wrote (and the rest)
         if path.is_file():
             _fsync(path)
+    ranks.barrier()  # every rank's files are on disk
+    if main:
+        _switch(run_dir, step, name)
+    ranks.barrier()  # no rank goes on (or reads the manifest) before the switch
+    return folder / name
+
+
+def _switch(run_dir: Path, step: int, name: str) -> None:
+    """Move the written folder ``name`` into place, then point the manifest at it."""
+    folder, tmp = run_dir / FOLDER, run_dir / FOLDER / f".{name}.tmp"
     for path in sorted((p for p in tmp.rglob("*") if p.is_dir()), reverse=True):
         _fsync(path)
     _fsync(tmp)
@@ -198,7 +219,6 @@ def save_checkpoint(
     for stale in folder.iterdir():  # everything but the checkpoint the manifest now names
         if stale.name != name:
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    return final
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:

@@ -5,6 +5,7 @@
 sets to ``"auto"`` from the engine's :class:`rlhf_text.engine.OptimConfig`;
 :func:`init_distributed` starts the process group, alone in one process when not launched by
 the ``deepspeed`` launcher or torchrun. DeepSpeed itself is imported only when called.
+:func:`rank_share` and :func:`check_checkpoint_ranks` are what several ranks need.
 """
 
 from __future__ import annotations
@@ -109,3 +110,55 @@ def build_deepspeed_config(
     if bf16_parameters and "bf16" not in config and "fp16" not in config:
         config["bf16"] = {"enabled": True}
     return config
+
+
+def rank_share(indices: list[int], rank: int, world_size: int) -> list[int]:
+    """Rank ``rank``'s part of a global batch: every ``world_size``-th index from ``rank``.
+
+    Each rank's loss is the mean over its part and DeepSpeed averages the gradients, so a
+    global batch split into equal parts gives the gradient one process would compute.
+
+    Raises:
+        ValueError: a batch too small for every rank to get an example.
+    """
+    share = indices[rank::world_size]
+    if not share:
+        raise ValueError(
+            f"a batch of {len(indices)} examples cannot be shared by {world_size} ranks: make "
+            f"batch_size a multiple of {world_size} and the training rows too (or set max_steps)"
+        )
+    return share
+
+
+def checkpoint_world_size(directory: Path) -> int | None:
+    """How many data-parallel ranks wrote the DeepSpeed checkpoint in ``directory``.
+
+    Counts the ZeRO optimizer shards (``*zero_pp_rank_{R}_mp_rank_*_optim_states.pt``) of the
+    tag ``latest`` names; None when there are none (ZeRO stage 0 keeps whole states).
+    """
+    latest = directory / "latest"
+    if not latest.is_file():
+        return None
+    shards = (directory / latest.read_text().strip()).glob("*zero_pp_rank_*optim_states.pt")
+    ranks = {path.name.split("zero_pp_rank_")[1].split("_")[0] for path in shards}
+    return len(ranks) or None
+
+
+def check_checkpoint_ranks(directory: Path, world_size: int) -> None:
+    """Refuse, in one line, ZeRO shards that ``world_size`` ranks cannot load.
+
+    DeepSpeed partitions the optimizer state (and under ZeRO-3 the weights) per rank; loaded
+    by another number of ranks it refuses with a long trace, or (ZeRO-2) restores one rank's
+    partition of the Adam moments into a differently sized one.
+
+    Raises:
+        CheckpointError: the checkpoint was written by another number of ranks.
+    """
+    from agents.checkpoint import CheckpointError
+
+    saved = checkpoint_world_size(directory)
+    if saved is not None and saved != world_size:
+        raise CheckpointError(
+            f"{directory} holds ZeRO shards of {saved} ranks but this run has {world_size}: "
+            f"resume with {saved} ranks, or start afresh (--fresh)"
+        )

@@ -34,8 +34,14 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from agents import ranks
 from agents.checkpoint import STATE_FILE, load_state_dict_strict, read_tree, write_tree
-from rlhf_text.deepspeed_config import build_deepspeed_config, init_distributed
+from rlhf_text.deepspeed_config import (
+    build_deepspeed_config,
+    check_checkpoint_ranks,
+    init_distributed,
+    rank_share,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +218,11 @@ class TrainEngine:
             return float(self.deepspeed.get_lr()[0])
         return float(self.optimizer.param_groups[0]["lr"])
 
+    def local_batch(self, indices: list[int]) -> list[int]:
+        """This rank's share of a global batch's example indices (all of them on one rank)."""
+        world = ranks.world_size() if self.deepspeed is not None else 1
+        return indices if world == 1 else rank_share(indices, ranks.rank(), world)
+
     def backward(self, loss: torch.Tensor) -> None:
         """Accumulate the gradients of ``loss`` (a scalar), divided by the accumulation steps."""
         if self.deepspeed is not None:
@@ -341,6 +352,7 @@ class TrainEngine:
 
         Raises:
             FileNotFoundError: no checkpoint of this engine's kind in ``directory``.
+            CheckpointError: ZeRO shards of another number of ranks (one line).
         """
         directory = Path(directory)
         if not self.has_checkpoint(directory):
@@ -352,6 +364,7 @@ class TrainEngine:
             self.scheduler.load_state_dict(payload["scheduler"])
             client_state = payload["client_state"]
         else:
+            check_checkpoint_ranks(directory, ranks.world_size())
             load_path, client_state = self.deepspeed.load_checkpoint(str(directory))
             if load_path is None:
                 raise FileNotFoundError(f"DeepSpeed found no checkpoint in {directory}")

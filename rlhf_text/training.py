@@ -277,6 +277,7 @@ def train_loop(
                 if stop_after is not None and position.step - start_step >= stop_after:
                     break
                 indices = order[position.batch * config.batch_size :][: config.batch_size]
+                indices = engine.local_batch(indices)  # batch_size is global over the ranks
                 engine.train()
                 metrics = {"train/lr": engine.lr, **train_step(indices)}
                 metrics["train/grad_norm"] = engine.step()

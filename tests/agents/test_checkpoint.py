@@ -61,3 +61,49 @@ def test_cuda_rng_states_are_kept_where_there_is_a_gpu(monkeypatch: pytest.Monke
     assert captured["cuda"] is states
     restore_rng(captured)
     assert restored == [states]
+
+
+class _RankFile:
+    """A part that, like a DeepSpeed engine, writes a file of its own on every rank."""
+
+    def checkpoint_state(self, directory: Path) -> dict:
+        rank = torch.distributed.get_rank()
+        (directory / f"shard{rank}.txt").write_text(str(rank))
+        return {"rank": rank}
+
+    def restore_checkpoint(self, directory: Path, state: dict) -> None:
+        raise NotImplementedError
+
+
+def _save_on_rank(rank: int, run_dir: str, port: int) -> None:
+    from agents.checkpoint import save_checkpoint
+
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2
+    )
+    try:
+        for step in (1, 2):
+            folder = save_checkpoint(run_dir, step, {"step": step}, {"engine": _RankFile()})
+            # every rank returns once the manifest names the whole folder
+            assert sorted(p.name for p in (folder / "engine").iterdir()) == [
+                "shard0.txt",
+                "shard1.txt",
+            ]
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_ranks_write_one_checkpoint_together(tmp_path: Path) -> None:
+    """Rank 0 names the folder and writes the tree and the manifest; each rank its shard."""
+    import socket
+
+    from agents.checkpoint import checkpoint_folder, load_checkpoint
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    torch.multiprocessing.spawn(_save_on_rank, args=(str(tmp_path), port), nprocs=2)
+    step, folder = checkpoint_folder(tmp_path)
+    assert step == 2 and len(list((tmp_path / "checkpoints").iterdir())) == 1
+    assert load_checkpoint(tmp_path) == {"step": 2}
+    assert sorted(p.name for p in (folder / "engine").iterdir()) == ["shard0.txt", "shard1.txt"]

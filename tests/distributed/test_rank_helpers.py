@@ -1,0 +1,42 @@
+"""What several ranks need, checked in one process: batch shares, the checkpoint's rank count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents.checkpoint import CheckpointError
+from rlhf_text.deepspeed_config import check_checkpoint_ranks, checkpoint_world_size, rank_share
+
+
+def test_a_global_batch_is_shared_out_without_overlap() -> None:
+    batch = [7, 3, 9, 1, 4, 8]
+    shares = [rank_share(batch, rank, 2) for rank in range(2)]
+    assert shares == [[7, 9, 4], [3, 1, 8]]
+    assert rank_share([5], 0, 1) == [5]
+    with pytest.raises(ValueError, match="cannot be shared by 2 ranks"):
+        rank_share([5], 1, 2)
+
+
+def _zero_checkpoint(directory: Path, ranks: int, prefix: str = "") -> Path:
+    tag = directory / "global_step3"
+    tag.mkdir(parents=True)
+    (directory / "latest").write_text("global_step3")
+    for rank in range(ranks):
+        (tag / f"{prefix}zero_pp_rank_{rank}_mp_rank_00_optim_states.pt").touch()
+        (tag / f"zero_pp_rank_{rank}_mp_rank_00_model_states.pt").touch()
+    return directory
+
+
+def test_a_checkpoint_of_two_ranks_is_refused_on_one_in_one_line(tmp_path: Path) -> None:
+    two = _zero_checkpoint(tmp_path / "two", 2)
+    assert checkpoint_world_size(two) == 2
+    check_checkpoint_ranks(two, 2)
+    with pytest.raises(CheckpointError, match="ZeRO shards of 2 ranks but this run has 1") as err:
+        check_checkpoint_ranks(two, 1)
+    assert "\n" not in str(err.value)
+    # ZeRO-3 with bf16 prefixes its shards; stage 0 writes none (any world loads it)
+    assert checkpoint_world_size(_zero_checkpoint(tmp_path / "bf16", 4, "bf16_")) == 4
+    assert checkpoint_world_size(_zero_checkpoint(tmp_path / "stage0", 0)) is None
+    assert checkpoint_world_size(tmp_path / "empty") is None
