@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -264,10 +265,23 @@ def win_rate(
     }
 
 
-def judge_for(choice: str, data_source: str) -> GoldJudge | None:
-    """The independent judge a run's ``judge`` setting names: 'gold' is the rule-based
-    :class:`GoldJudge`; 'auto' is it when the data is the embedded set (its rules are that
-    data's definitions), else none; 'none' is none."""
+def judge_for(choice: str, data_source: str) -> TextReward | None:
+    """The independent judge a run's ``judge`` setting names.
+
+    'gold' is the rule-based :class:`GoldJudge`; 'auto' is it when the data is the embedded
+    set (its rules are that data's definitions), else none; 'none' is none; anything else is
+    a reward-model directory (the pipeline's ``{judge_rm}``: a second reward model trained on
+    the half of the data the training reward model never saw), scored as PPO's reward is.
+
+    Raises:
+        FileNotFoundError: a reward-model directory that does not exist.
+    """
     if choice == "gold" or (choice == "auto" and data_source == "embedded"):
         return GoldJudge()
-    return None
+    if choice in ("auto", "none"):
+        return None
+    if not Path(choice).is_dir():
+        raise FileNotFoundError(f"judge: no reward-model directory at {choice}")
+    from envs.rewards.reward_model import RewardModelScorer
+
+    return RewardModelScorer(choice)

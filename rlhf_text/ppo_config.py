@@ -105,10 +105,11 @@ class PPOTextConfig:
     """iterations between tables of sample responses in TensorBoard"""
     num_samples: int = 6
     """rows in each sample table"""
-    judge: Literal["auto", "gold", "none"] = "auto"
+    judge: str = "auto"
     """an independent judge logged beside the training score (``judge/score``), never
     trained on: 'gold' is the rule-based judge of the embedded data's own definitions
-    (:class:`rlhf_text.judge.GoldJudge`); 'auto' uses it when the data is the embedded set"""
+    (:class:`rlhf_text.judge.GoldJudge`); 'auto' uses it when the data is the embedded set;
+    a reward-model directory (the pipeline's ``"{judge_rm}"``) uses that model; 'none'"""
     judge_window: int = 5
     """iterations over which a rising training score and a falling judge score raise the
     over-optimisation warning (``judge/overoptimisation``)"""
@@ -127,10 +128,10 @@ class PPOTextConfig:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if self.unsup_coef < 0:
             raise ValueError(f"unsup_coef must be >= 0, got {self.unsup_coef}")
-        if self.judge not in ("auto", "gold", "none") or self.judge_window < 2:
+        if not self.judge.strip() or self.judge_window < 2:
             raise ValueError(
-                f"judge must be auto, gold or none (got {self.judge!r}) and judge_window >= 2 "
-                f"(got {self.judge_window})"
+                "judge must be auto, gold, none or a reward-model directory (got "
+                f"{self.judge!r}) and judge_window >= 2 (got {self.judge_window})"
             )
         if self.sampling.top_k != 0 or self.sampling.top_p != 1.0:
             raise ValueError(

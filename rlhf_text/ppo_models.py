@@ -10,6 +10,7 @@ reward model inside it, and wraps actor and critic in their training engines. Th
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from rlhf_text.engine import TrainEngine
 from rlhf_text.models import load_causal_lm, load_tokenizer, load_value_model
 from rlhf_text.policy import TokenActorCritic
 from rlhf_text.ppo_config import LoraConfig, PPOTextConfig
+from rlhf_text.shared_trunk import shared_frozen_blocks
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +42,9 @@ class PPOModels:
     env: TextGenVectorEnv
     ema: torch.nn.Module | None = None
     device: torch.device = torch.device("cpu")
+    shared_blocks: int = 0
+    """bottom blocks the actor keeps frozen and equal to the reference's: the reference
+    pass replays them from the actor's pass (:mod:`rlhf_text.shared_trunk`)"""
 
 
 def _apply_lora(actor: torch.nn.Module, lora: LoraConfig) -> torch.nn.Module:
@@ -100,7 +107,14 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
     ema = None
     if config.ema_decay is not None:
         ema = copy.deepcopy(policy.actor).eval().requires_grad_(False)
-    return PPOModels(tokenizer, policy, reference, actor_engine, critic_engine, env, ema, device)
+    shared = 0
+    if reference is not None and config.deepspeed is None:
+        shared = shared_frozen_blocks(policy.actor, reference)
+        if shared:
+            logger.info("the reference replays the actor's %d frozen bottom blocks", shared)
+    return PPOModels(
+        tokenizer, policy, reference, actor_engine, critic_engine, env, ema, device, shared
+    )
 
 
 def save_lm(model: torch.nn.Module, directory: Path, tokenizer: Any) -> None:

@@ -36,6 +36,7 @@ from rlhf_text.ppo import (
 )
 from rlhf_text.ppo_config import LoraConfig, PPOTextConfig, TextEnvConfig
 from rlhf_text.ppo_models import PPOModels, build_models, save_best_actor, save_outputs
+from rlhf_text.shared_trunk import record_trunk, replay_trunk
 
 __all__ = ["LoraConfig", "PPOModels", "PPOTextConfig", "TextEnvConfig", "TextPPOParts", "run_ppo"]
 
@@ -53,13 +54,19 @@ def _reference_logprobs(
         reference = contextlib.nullcontext(models.reference)
     else:  # LoRA: the base weights, adapters off, are the reference
         reference = _adapters_off(models.policy.actor)
+    if exact_kl and models.shared_blocks and models.reference is not None:
+        # the actor's pass first: its frozen bottom blocks' outputs are the reference's too
+        with torch.no_grad(), record_trunk(models.policy.actor, models.shared_blocks) as trunk:
+            log_p = response_log_softmax(models.policy.actor, ids, mask, length, temperature)
+        reference = replay_trunk(models.reference, trunk)
     with torch.no_grad(), reference as model:
         log_q = response_log_softmax(model, ids, mask, length, temperature)  # (B, T, V)
     ref_logprobs = log_q.gather(-1, ids[:, -length:, None]).squeeze(-1)
     if not exact_kl:
         return ref_logprobs, None
-    with torch.no_grad():
-        log_p = response_log_softmax(models.policy.actor, ids, mask, length, temperature)
+    if not (models.shared_blocks and models.reference is not None):
+        with torch.no_grad():
+            log_p = response_log_softmax(models.policy.actor, ids, mask, length, temperature)
     return ref_logprobs, kl_of_log_softmax(log_p, log_q)
 
 

@@ -239,7 +239,16 @@ def test_ppo_logs_degeneration_and_an_independent_judge(step_dirs, tmp_path) -> 
     auto = run_ppo(config(step_dirs, tmp_path / "auto", iterations=1))
     assert "judge/score" not in auto[0] and "degeneration/distinct_1" in auto[0]
     with pytest.raises(ValueError, match="judge must be"):
-        config(step_dirs, tmp_path, judge="llm")
+        config(step_dirs, tmp_path, judge=" ")
+    with pytest.raises(FileNotFoundError, match="judge: no reward-model directory at llm"):
+        run_ppo(config(step_dirs, tmp_path / "llm", judge="llm", iterations=1))
+
+
+def test_a_reward_model_directory_is_a_judge(step_dirs, tmp_path) -> None:
+    history = run_ppo(config(step_dirs, tmp_path, judge=step_dirs["rm"], iterations=2))
+    assert all(np.isfinite(row["judge/score"]) for row in history)
+    # the judge here is the training reward model itself: the two scores agree
+    assert history[0]["judge/score"] == pytest.approx(history[0]["objective/score"], abs=1e-4)
 
 
 def test_judge_stop_ends_at_the_warning_and_keeps_the_best_judged_actor(
@@ -268,3 +277,32 @@ def test_judge_stop_ends_at_the_warning_and_keeps_the_best_judged_actor(
     assert (tmp_path / "actor" / "config.json").is_file()  # written as for a finished run
     assert (tmp_path / "actor_best" / "config.json").is_file()
     assert run_ppo(run) == []  # resumed: still stopped
+
+
+def test_an_actor_training_its_top_block_shares_the_frozen_trunk_with_the_reference(
+    step_dirs, tmp_path, tiny_tokenizer
+) -> None:
+    """The replayed reference pass changes nothing: same run, same numbers as the full pass."""
+    from rlhf_text import ppo_models
+    from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm
+
+    deeper = TinyModelConfig(n_layer=3, n_embd=32, n_head=2, n_positions=64)
+    tiny_causal_lm(tiny_tokenizer, deeper).save_pretrained(tmp_path / "sft")
+    tiny_tokenizer.save_pretrained(tmp_path / "sft")
+    top = ModelConfig(name_or_path=str(tmp_path / "sft"), train_layers=1)
+    shared = []
+    build = ppo_models.build_models
+
+    def recording_build(*args, **kwargs):
+        models = build(*args, **kwargs)
+        shared.append(models.shared_blocks)
+        return models
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("rlhf_text.ppo_trainer.build_models", recording_build)
+        replayed = run_ppo(config(step_dirs, tmp_path / "replayed", actor=top, iterations=2))
+        patch.setattr(ppo_models, "shared_frozen_blocks", lambda actor, reference: 0)
+        full = run_ppo(config(step_dirs, tmp_path / "full", actor=top, iterations=2))
+    assert shared == [2, 0]
+    for key in ("objective/kl_exact", "objective/kl", "loss/policy"):
+        assert [r[key] for r in replayed] == pytest.approx([r[key] for r in full], abs=1e-6), key
