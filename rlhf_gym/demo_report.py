@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from agents.logger import read_metrics
-from rlhf_text.pipeline_report import judge_rows
+from rlhf_text.pipeline_report import judge_rows, probe_rows
 from rlhf_text.report import plot_curves
 
 ARM_CURVES = {
@@ -216,6 +216,7 @@ def _text_rows(text: dict[str, Any]) -> list[tuple[str, str]]:
     steps = text.get("seconds", {})
     return [
         ("reward-model accuracy (held-out pairs)", f"{rm['accuracy']:.3f}"),
+        *probe_rows(text),
         ("RM score of chosen / rejected answers", f"{rm['chosen_score']:+.3f} / "
          f"{rm['rejected_score']:+.3f}"),
         ("mean RM score of sampled responses: before PPO (SFT) / after PPO",
@@ -262,6 +263,16 @@ def write_demo_report(summary: dict[str, Any], config, out_dir: str | Path) -> d
     )
     text_png = out / "text_curves.png"
     shutil.copyfile(summary["text"]["plots"][0], text_png)
+    overoptimisation = []
+    for plot in summary["text"]["plots"][1:]:  # the over-optimisation curve, where judged
+        shutil.copyfile(plot, out / f"text_{Path(plot).name}")
+        overoptimisation.append(
+            Block(
+                "img",
+                f"text_{Path(plot).name}",
+                "training reward vs the independent judge per iteration",
+            )
+        )
     tables = summary["text"]["tables"]
     text_report = os.path.relpath(Path(config.text.run_dir) / "report" / "report.md", out)
     blocks = [
@@ -285,7 +296,12 @@ def write_demo_report(summary: dict[str, Any], config, out_dir: str | Path) -> d
         ),
         Block("table", _value_table(_text_rows(summary["text"]))),
         Block("img", text_png.name, "text PPO: actor loss, critic loss, reward score, KL"),
-        Block("h2", "The same held-out prompts, three models (greedy; RM score in brackets)"),
+        *overoptimisation,
+        Block(
+            "h2",
+            "The same held-out prompts, three models (greedy; reward-model and judge "
+            "scores in brackets)",
+        ),
         Block("table", tables["answers"]),
         Block("h2", "Reward-model scores of good and bad answers"),
         Block("table", tables["rm_scores"]),

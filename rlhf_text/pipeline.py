@@ -41,6 +41,10 @@ class ReportConfig:
     """seeds the report's sampling"""
 
 
+STEPS = ("sft", "rm", "ppo")
+"""the three steps of DeepSpeed-Chat, in order"""
+
+
 def _default_ppo() -> PPOTextConfig:
     return PPOTextConfig(
         actor=ModelConfig(name_or_path="{sft}"),
@@ -64,6 +68,11 @@ class PipelineConfig:
             model=ModelConfig(name_or_path="{sft}"), run_dir="{run_dir}/rm"
         )
     )
+    judge_rm: RMConfig | None = None
+    """a second reward model, used only as an independent judge (``ppo.judge:
+    "{judge_rm}"``): trained on one half of the training prompts while ``rm`` trains on the
+    other (``data.train_part``), so it never saw what PPO's reward learned; None: no such
+    model, and ``rm`` trains on all the training rows"""
     ppo: PPOTextConfig = field(default_factory=_default_ppo)
     report: ReportConfig = field(default_factory=ReportConfig)
 
@@ -86,16 +95,29 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
     sft_dir = config.sft.run_dir.replace("{run_dir}", run_dir)
     rm_dir = config.rm.run_dir.replace("{run_dir}", run_dir)
     names = {"run_dir": run_dir, "sft": sft_dir, "rm": rm_dir}
+    if config.judge_rm is not None:
+        names["judge_rm"] = config.judge_rm.run_dir.replace("{run_dir}", run_dir)
     plain = _substitute(to_dict(config), names)
     for step in ("sft", "rm", "ppo"):
         plain[step]["data"] = plain["data"]
+    if config.judge_rm is not None:  # two reward models on disjoint halves of the prompts
+        plain["rm"]["data"] = {**plain["data"], "train_part": "first_half"}
+        plain["judge_rm"]["data"] = {**plain["data"], "train_part": "second_half"}
+    elif "{judge_rm}" in str(plain["ppo"]["judge"]):
+        raise ValueError('ppo.judge names "{judge_rm}" but judge_rm is not configured')
     return from_dict(PipelineConfig, plain)
+
+
+def steps(config: PipelineConfig) -> tuple[str, ...]:
+    """The steps a config runs, in order: the judge's reward model only when configured."""
+    return ("sft", "rm", "judge_rm", "ppo") if config.judge_rm is not None else STEPS
 
 
 def run_step(
     config: PipelineConfig, step: str, resume: bool = True, allow_config_change: bool = False
 ) -> dict[str, Any]:
-    """Runs ``"sft"``, ``"rm"`` or ``"ppo"`` of a resolved config; returns its metrics.
+    """Runs ``"sft"``, ``"rm"``, ``"judge_rm"`` or ``"ppo"`` of a resolved config; returns
+    its metrics.
 
     ``allow_config_change`` lets a resumed step continue under a config that differs from the
     one its run folder started with (refused otherwise, :func:`agents.run_folder.check_resume`).
@@ -109,10 +131,12 @@ def run_step(
         return run_sft(config.sft, **allow)
     if step == "rm":
         return run_reward_model(config.rm, **allow)
+    if step == "judge_rm" and config.judge_rm is not None:
+        return run_reward_model(config.judge_rm, **allow)
     if step == "ppo":
         history = run_ppo(config.ppo, **allow)
         return history[-1] if history else {}
-    raise ValueError(f"unknown step {step!r}: sft, rm or ppo")
+    raise ValueError(f"unknown step {step!r}: {', '.join(steps(config))}")
 
 
 def run_pipeline(
@@ -130,7 +154,7 @@ def run_pipeline(
     seconds: dict[str, float] = {}
     peak_mib: dict[str, float] = {}
     results: dict[str, Any] = {}
-    for step in ("sft", "rm", "ppo"):
+    for step in steps(config):
         start = time.perf_counter()
         results[step] = run_step(config, step, resume, allow_config_change)
         seconds[step] = time.perf_counter() - start

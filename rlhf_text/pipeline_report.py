@@ -19,14 +19,17 @@ import torch
 
 from agents.logger import read_metrics
 from envs.rewards.reward_model import RewardModelScorer
+from rlhf_text.chat import load_chat_tokenizer
 from rlhf_text.data import load_preference_data, prompts
 from rlhf_text.judge import judge_for, win_rate
 from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
+from rlhf_text.probes import BAD_KINDS, probe_accuracy, probe_pairs
 from rlhf_text.report import (
     answers_table,
     generate_responses,
     held_out_metrics,
     plot_curves,
+    plot_overoptimisation,
     score_table,
 )
 
@@ -94,7 +97,9 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     length = config.report.max_new_tokens
     metric_prompts = held_out[: config.report.num_prompts]
 
-    summary: dict[str, Any] = {"rm": rm_accuracy(scorer, data.eval)}
+    summary: dict[str, Any] = {"rm": rm_accuracy(scorer, data.eval[: config.rm.max_eval_examples])}
+    chat = load_chat_tokenizer(config.data.chat_template) if config.data.chat_template else None
+    summary["rm_probes"] = probe_accuracy(scorer.score, *probe_pairs(tokenizer=chat))
     judge = judge_for(config.ppo.judge, config.data.source)
     responses = {}
     for name, model in (("sft", sft), ("ppo", ppo)):
@@ -106,13 +111,22 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
             kind: win_rate(judge, metric_prompts, responses["ppo"][kind], responses["sft"][kind])
             for kind in ("sampled", "greedy")
         }
+        summary["judge"]["name"] = judge_name(config.ppo.judge)
+    if config.judge_rm is not None and config.ppo.judge != config.judge_rm.run_dir:
+        second = judge_for(config.judge_rm.run_dir, config.data.source)
+        summary["judge_rm"] = {
+            kind: win_rate(second, metric_prompts, responses["ppo"][kind], responses["sft"][kind])
+            for kind in ("sampled", "greedy")
+        }
 
     table_prompts = held_out[: config.report.table_prompts]
     base = _base_model(config, tokenizer)
-    answers, scores = {}, {}
+    answers, scores, judged = {}, {}, {}
     for name, model in (("base", base), ("SFT", sft), ("PPO", ppo)):
         answers[name], _ = generate_responses(model, tokenizer, table_prompts, length)
         scores[name] = scorer.score(list(table_prompts), answers[name])
+        if judge is not None:
+            judged[name] = judge.score(list(table_prompts), answers[name])
     pairs = {p.prompt: p for p in data.eval}
     examples = [pairs[p] for p in table_prompts if p in pairs]
     readable = readable_prompts(config, data)
@@ -127,35 +141,65 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     history = read_metrics(ppo_dir)
     plot = plot_curves(history, PPO_CURVES, out / "ppo_curves.png", title="PPO (text)")
     summary["plots"] = [str(plot)]
+    overoptimisation = plot_overoptimisation(history, out / "overoptimisation.png")
+    if overoptimisation is not None:
+        summary["plots"].append(str(overoptimisation))
     # the two tables as Markdown too, for reports that embed this one (rlhf-gym demo)
     summary["tables"] = {
-        "answers": answers_table(answers, table_prompts, scores),
+        "answers": answers_table(answers, table_prompts, scores, judged or None),
         "rm_scores": good_bad,
     }
-    (out / "report.md").write_text(_markdown(summary, answers, scores, table_prompts, good_bad))
+    (out / "report.md").write_text(_markdown(summary, table_prompts))
     return summary
 
 
+def judge_name(choice: str) -> str:
+    """How a report names the judge that ``ppo.judge`` chose."""
+    if choice in ("auto", "gold"):
+        return "rules of the data's own definitions"
+    return "a second reward model, trained on the other half of the prompts"
+
+
 def judge_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """The independent judge's rows of a report (none when the run had no judge)."""
-    if "judge" not in summary:
-        return []
-    sft, ppo, judge = summary["sft"], summary["ppo"], summary["judge"]
-    sampled, greedy = judge["sampled"], judge["greedy"]
-    return [
-        ("independent judge (rules, never trained on): mean score of sampled responses, "
-         "SFT / PPO", f"{sft['judge_score_mean']:+.3f} / {ppo['judge_score_mean']:+.3f}"),
-        (f"PPO beats SFT on the judge ({int(sampled['judge/count'])} prompts): sampled / "
-         "greedy", f"{sampled['judge/win_rate']:.0%} / {greedy['judge/win_rate']:.0%}"),
-    ]  # fmt: skip
+    """The independent judges' rows of a report (none when the run had no judge)."""
+    rows = []
+    if "judge" in summary:
+        sft, ppo, judge = summary["sft"], summary["ppo"], summary["judge"]
+        sampled, greedy = judge["sampled"], judge["greedy"]
+        name = judge.get("name", judge_name("gold"))
+        rows += [
+            (f"independent judge ({name}; never trained on): mean score of sampled responses, "
+             "SFT / PPO", f"{sft['judge_score_mean']:+.3f} / {ppo['judge_score_mean']:+.3f}"),
+            (f"PPO beats SFT on the judge ({int(sampled['judge/count'])} prompts): sampled / "
+             "greedy", f"{sampled['judge/win_rate']:.0%} / {greedy['judge/win_rate']:.0%}"),
+        ]  # fmt: skip
+    if "judge_rm" in summary:
+        sampled, greedy = summary["judge_rm"]["sampled"], summary["judge_rm"]["greedy"]
+        rows.append(
+            (f"PPO beats SFT on {judge_name('rm')} ({int(sampled['judge/count'])} prompts): "
+             "sampled / greedy", f"{sampled['judge/win_rate']:.0%} / "
+             f"{greedy['judge/win_rate']:.0%}")
+        )  # fmt: skip
+    return rows
 
 
 def _judge_rows(summary: dict[str, Any]) -> list[str]:
     return [f"| {name} | {value} |" for name, value in judge_rows(summary)]
 
 
-def _markdown(summary, answers, scores, table_prompts, good_bad) -> str:
+def probe_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The reward model's accuracy on the probe pairs (:mod:`rlhf_text.probes`)."""
+    probes = summary.get("rm_probes")
+    if not probes:
+        return []
+    kinds = ", ".join(f"{kind} {probes[kind]:.0%}" for kind in BAD_KINDS if kind in probes)
+    return [("reward-model accuracy on probes (new prompts, good answer vs each bad kind)",
+             f"{probes['all']:.3f} ({kinds})")]  # fmt: skip
+
+
+def _markdown(summary: dict[str, Any], table_prompts) -> str:
     rm, sft, ppo = summary["rm"], summary["sft"], summary["ppo"]
+    plots = "".join(f"![{Path(p).stem}]({Path(p).name})\n" for p in summary["plots"])
     return "\n".join(
         [
             "# Text RLHF report",
@@ -165,6 +209,7 @@ def _markdown(summary, answers, scores, table_prompts, good_bad) -> str:
             "| | value |",
             "|---|---:|",
             f"| reward-model accuracy (held-out pairs) | {rm['accuracy']:.3f} |",
+            *[f"| {name} | {value} |" for name, value in probe_rows(summary)],
             f"| RM score, chosen / rejected answers | {rm['chosen_score']:+.3f} / "
             f"{rm['rejected_score']:+.3f} |",
             f"| mean RM score of SFT responses (sampled) | {sft['score_mean']:+.3f} |",
@@ -180,17 +225,16 @@ def _markdown(summary, answers, scores, table_prompts, good_bad) -> str:
             f"{ppo['degeneration/repeated_ngram_rate']:.3f} |",
             *_judge_rows(summary),
             "",
-            "## The same held-out prompts, three models (greedy; RM score in brackets)",
+            "## The same held-out prompts, three models (greedy; reward-model and judge scores)",
             "",
-            answers_table(answers, table_prompts, scores),
+            summary["tables"]["answers"],
             "",
             "## Reward-model scores of good and bad answers",
             "",
-            good_bad,
+            summary["tables"]["rm_scores"],
             "",
             "## PPO curves",
             "",
-            "![PPO curves](ppo_curves.png)",
-            "",
+            plots,
         ]
     )

@@ -15,12 +15,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlhf_text.degeneration import degeneration_stats
+from rlhf_text.degeneration import degeneration_stats, looks_looping
 from rlhf_text.ppo import exact_token_kl
 
 
 def _cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
+
+
+def readable_text(text: str) -> str:
+    """``text`` without U+FFFD: a response cut off inside a multi-byte character (byte-level
+    BPE emits characters a byte at a time) decodes its unfinished bytes to that glyph."""
+    return text.replace("\ufffd", "")
 
 
 @torch.no_grad()
@@ -48,7 +54,7 @@ def generate_responses(
             if tokenizer.eos_token_id in ids:
                 ids = ids[: ids.index(tokenizer.eos_token_id) + 1]
             token_ids.append(torch.tensor(ids, dtype=torch.long))
-            texts.append(tokenizer.decode(ids, skip_special_tokens=True))
+            texts.append(readable_text(tokenizer.decode(ids, skip_special_tokens=True)))
     return texts, token_ids
 
 
@@ -110,13 +116,25 @@ def held_out_metrics(
 
 
 def answers_table(
-    answers: dict[str, list[str]], prompts: Sequence[str], scores: dict[str, Sequence[float]]
+    answers: dict[str, list[str]],
+    prompts: Sequence[str],
+    scores: dict[str, Sequence[float]],
+    judge_scores: dict[str, Sequence[float]] | None = None,
 ) -> str:
-    """Markdown: one row per prompt, one column per model (answer and its score)."""
+    """Markdown: one row per prompt, one column per model: the answer, the reward model's
+    score and (with ``judge_scores``) the independent judge's; an answer that loops
+    (:func:`rlhf_text.degeneration.looks_looping`) is marked so."""
     names = list(answers)
     lines = ["| prompt | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for i, prompt in enumerate(prompts):
-        cells = [f"{_cell(answers[n][i])} *({scores[n][i]:+.2f})*" for n in names]
+        cells = []
+        for name in names:
+            marks = [f"RM {scores[name][i]:+.2f}"]
+            if judge_scores is not None:
+                marks.append(f"judge {judge_scores[name][i]:+.2f}")
+            if looks_looping(answers[name][i]):
+                marks.append("**loops**")
+            cells.append(f"{_cell(answers[name][i])} *({', '.join(marks)})*")
         lines.append(f"| {_cell(prompt)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -167,6 +185,41 @@ def plot_curves(
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_overoptimisation(
+    history: list[dict[str, float]], path: str | Path, reward_key: str = "objective/score"
+) -> Path | None:
+    """The over-optimisation curve (Gao et al. 2022, "Scaling laws for reward model
+    overoptimization"): the training reward and the independent judge per PPO iteration on
+    two axes, the best-judged iteration marked. None when the run logged no judge."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for row in history if reward_key in row and "judge/score" in row]
+    if not rows:
+        return None
+    x = [row["iteration"] for row in rows]
+    fig, reward_axis = plt.subplots(figsize=(6.4, 3.4))
+    reward_axis.plot(x, [row[reward_key] for row in rows], color="tab:blue")
+    reward_axis.set_ylabel("training reward (reward model)", color="tab:blue")
+    reward_axis.set_xlabel("iteration")
+    judge_axis = reward_axis.twinx()
+    judged = [row["judge/score"] for row in rows]
+    judge_axis.plot(x, judged, color="tab:orange")
+    judge_axis.set_ylabel("independent judge", color="tab:orange")
+    best = int(np.argmax(judged))
+    judge_axis.axvline(x[best], color="tab:orange", linestyle=":", alpha=0.7)
+    reward_axis.set_title(f"training reward vs judge (best judged: iteration {x[best]})")
+    reward_axis.grid(alpha=0.3)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

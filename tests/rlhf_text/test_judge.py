@@ -34,503 +34,12 @@ from rlhf_text.degeneration import (
     repeated_ngram_rates,
 )
 from rlhf_text.judge import GoldJudge, win_rate
+from rlhf_text.probes import BAD_KINDS, load_probes, probe_accuracy, probe_pairs
 
-BAD_KINDS = ("loop", "stuck", "evasion", "filler", "off_topic", "cut_off")
-"""loop: a phrase looped; stuck: a good start that then repeats a phrase; evasion: no answer;
-filler: generic words that fit any question; off_topic: a fluent answer to another question;
-cut_off: a good answer that stops mid-sentence."""
-
-# The first batch guided the judge's one later term (``specific``, for generic filler); the
-# second batch was written after every weight was fixed and has never been tuned on.
-PROBES_FIRST = (
-    (
-        "How do I keep my phone battery healthy?",
-        {
-            "good": (
-                "Keep the charge between about 20 and 80 percent when you can, avoid leaving the "
-                "phone in a hot car, and use a decent charger."
-            ),
-            "loop": "Battery battery battery battery battery battery battery battery.",
-            "stuck": (
-                "Avoid heat and keep the charge between 20 and 80 percent, and keep the charge, "
-                "and keep the charge, and keep the charge, and keep the charge."
-            ),
-            "evasion": "I'm not sure, honestly. Maybe ask someone at the phone store.",
-            "filler": "That is a great question! There are many things to consider.",
-            "off_topic": (
-                "Whisk two eggs with a splash of milk, pour them into a buttered pan over low "
-                "heat, and stir gently until they just set."
-            ),
-            "cut_off": (
-                "Keep the charge between about 20 and 80 percent when you can, and avoid leaving "
-                "the phone in a hot"
-            ),
-        },
-    ),
-    (
-        "What should I pack for a weekend camping trip?",
-        {
-            "good": (
-                "Bring a tent, a sleeping bag and pad, warm layers, a rain jacket, a headlamp, "
-                "water, easy food, and a small first aid kit."
-            ),
-            "loop": (
-                "You should pack you should pack you should pack you should pack you should pack."
-            ),
-            "stuck": (
-                "For a weekend camping trip, bring a tent and a sleeping bag and a sleeping bag "
-                "and a sleeping bag and a sleeping bag."
-            ),
-            "evasion": "Hmm, that's a tough one. I don't really know much about camping.",
-            "filler": (
-                "It really depends on a lot of things, and everyone is different, so just do what"
-                " feels right for you."
-            ),
-            "off_topic": (
-                "Compound interest means you earn interest on your past interest, so savings grow"
-                " faster the longer you leave them alone."
-            ),
-            "cut_off": "Bring a tent, a sleeping bag, warm layers, a rain jacket and a",
-        },
-    ),
-    (
-        "How do I keep cut flowers fresh in a vase?",
-        {
-            "good": (
-                "Trim the stems at an angle, remove leaves below the water line, and change the "
-                "water every two days."
-            ),
-            "loop": (
-                "Fresh flowers are fresh flowers are fresh flowers are fresh flowers are fresh "
-                "flowers."
-            ),
-            "stuck": (
-                "Trim the stems at an angle and change the water, change the water, change the "
-                "water, change the water, change the water."
-            ),
-            "evasion": "Sorry, I can't help with that. Do you have any other questions?",
-            "filler": (
-                "Good question. It is important to think about it carefully and do what works "
-                "best for you."
-            ),
-            "off_topic": (
-                "To jump start a car, connect the red cable to both positive terminals, the black"
-                " cable to a bare metal part, and start the working car first."
-            ),
-            "cut_off": (
-                "To keep cut flowers fresh, trim the stems at an angle, remove the leaves below the"
-            ),
-        },
-    ),
-    (
-        "Why does bread go stale?",
-        {
-            "good": (
-                "As bread cools and sits, its starch slowly recrystallizes and pushes out water, "
-                "so the crumb turns firm and dry even in a bag."
-            ),
-            "loop": (
-                "Bread goes stale because bread goes stale because bread goes stale because bread"
-                " goes stale."
-            ),
-            "stuck": (
-                "The starch in bread slowly changes and loses water, and loses water, and loses "
-                "water, and loses water, and loses water."
-            ),
-            "evasion": "Who knows? I don't know much about baking.",
-            "filler": (
-                "That is a really interesting question, and there are many different opinions "
-                "about it."
-            ),
-            "off_topic": (
-                "A good cover letter names the job, gives two concrete examples of your work, and"
-                " fits on one page."
-            ),
-            "cut_off": "As bread sits, its starch slowly recrystallizes and pushes out",
-        },
-    ),
-    (
-        "How do I get candle wax out of a tablecloth?",
-        {
-            "good": (
-                "Scrape off what you can, then lay a paper towel over the wax and press it with a"
-                " warm iron so the towel soaks it up."
-            ),
-            "loop": "Wax wax wax. Wax wax wax. Wax wax wax. Wax wax wax.",
-            "stuck": (
-                "Scrape off the wax, then put a paper towel over it and iron it and iron it and "
-                "iron it and iron it and iron it."
-            ),
-            "evasion": "Why do you want to know? Let's talk about something else.",
-            "filler": (
-                "There are lots of ways to do this. It depends on your situation and what you "
-                "prefer."
-            ),
-            "off_topic": (
-                "Plant tomatoes in full sun after the last frost and water them deeply at the "
-                "base twice a week."
-            ),
-            "cut_off": "Scrape off what you can, then lay a paper towel over the wax and press it",
-        },
-    ),
-    (
-        "How do I fix a flat tire on my bike?",
-        {
-            "good": (
-                "Take the wheel off, lever out the tube, find the hole, and either patch it or "
-                "fit a new tube before pumping the tire back up."
-            ),
-            "loop": "Fix the tire, fix the tire, fix the tire, fix the tire, fix the tire.",
-            "stuck": (
-                "Take the wheel off and pull out the tube, then pump it up, pump it up, pump it "
-                "up, pump it up."
-            ),
-            "evasion": "I would rather not say. Maybe look it up online.",
-            "filler": (
-                "That is a great question! It is always good to learn new things and try your best."
-            ),
-            "off_topic": (
-                "Hiccups usually stop on their own, but sipping cold water slowly or holding your"
-                " breath for a few seconds often helps."
-            ),
-            "cut_off": "Take the wheel off, lever out the tube, find the hole, and",
-        },
-    ),
-    (
-        "How do I teach my dog to stop pulling on the leash?",
-        {
-            "good": (
-                "Stop walking whenever the leash goes tight and only move on when it is loose, "
-                "and reward your dog with treats for walking beside you."
-            ),
-            "loop": "Good dog good dog good dog good dog good dog good dog good dog.",
-            "stuck": (
-                "Stop walking when the leash is tight and reward your dog with treats, with "
-                "treats, with treats, with treats, with treats."
-            ),
-            "evasion": "I don't know. Maybe. Maybe not. It is hard to say.",
-            "filler": (
-                "Every situation is unique, so there is no single answer. You should keep trying "
-                "and stay positive."
-            ),
-            "off_topic": (
-                "A sourdough starter is flour and water fermented by wild yeast and bacteria, "
-                "used instead of packaged yeast to raise bread."
-            ),
-            "cut_off": "Stop walking whenever the leash goes tight, and reward your dog with",
-        },
-    ),
-    (
-        "How do I write a good cover letter?",
-        {
-            "good": (
-                "Address it to a person if you can, say which job you want, and give two short "
-                "examples of results that match what they need."
-            ),
-            "loop": "Dear sir dear sir dear sir dear sir dear sir dear sir.",
-            "stuck": (
-                "Say which job you want and why you are a good fit, a good fit, a good fit, a "
-                "good fit, a good fit."
-            ),
-            "evasion": "That is a hard one. I am not sure about that.",
-            "filler": "That is a great question! There are many things to consider.",
-            "off_topic": (
-                "Defrost a freezer by unplugging it, putting towels on the floor, and leaving the"
-                " door open with a bowl of hot water inside."
-            ),
-            "cut_off": (
-                "Address it to a person if you can, say which job you want, and give two short "
-                "examples of results that"
-            ),
-        },
-    ),
-    (
-        "How can I learn to juggle?",
-        {
-            "good": (
-                "Start with one ball tossed from hand to hand at eye level, add a second ball, "
-                "and practice three balls over a bed so drops are easy to pick up."
-            ),
-            "loop": (
-                "Toss and catch, toss and catch, toss and catch, toss and catch, toss and catch."
-            ),
-            "stuck": (
-                "Start with one ball and toss it from hand to hand, hand to hand, hand to hand, "
-                "hand to hand, hand to hand."
-            ),
-            "evasion": "I can't answer that. Have you ever been to the beach?",
-            "filler": "Learning anything takes time, so be patient with yourself and keep going.",
-            "off_topic": (
-                "Change your passwords regularly and use a password manager so every account gets"
-                " a long, unique password."
-            ),
-            "cut_off": "Start with one ball tossed from hand to hand at eye level, then add a",
-        },
-    ),
-    (
-        "What is a sourdough starter?",
-        {
-            "good": (
-                "It is a mix of flour and water fermented by wild yeast and bacteria, kept alive "
-                "with regular feedings and used to make bread rise."
-            ),
-            "loop": "A starter is a starter is a starter is a starter is a starter.",
-            "stuck": (
-                "A sourdough starter is flour and water that ferments and ferments and ferments "
-                "and ferments and ferments."
-            ),
-            "evasion": "I forgot. Can you ask me again later?",
-            "filler": "That is a great question, and many people wonder about the same thing.",
-            "off_topic": (
-                "Pack a tent, a sleeping bag, warm layers and a headlamp, and check the weather "
-                "forecast before you leave."
-            ),
-            "cut_off": "It is a mix of flour and water fermented by wild yeast and",
-        },
-    ),
-    (
-        "How do I defrost a freezer?",
-        {
-            "good": (
-                "Empty and unplug it, leave the door open with towels on the floor, and set a "
-                "bowl of hot water inside to speed up the melting."
-            ),
-            "loop": "Ice ice ice ice ice ice ice ice ice ice.",
-            "stuck": (
-                "Unplug the freezer and open the door and wait, and wait, and wait, and wait, and"
-                " wait."
-            ),
-            "evasion": "You can look it up somewhere. I don't know much about freezers.",
-            "filler": "That depends on many things, and there is no right or wrong way to do it.",
-            "off_topic": (
-                "Most cats purr when they are relaxed, but they also purr to calm themselves when"
-                " they are hurt or stressed."
-            ),
-            "cut_off": "Empty and unplug it, leave the door open with towels on the",
-        },
-    ),
-    (
-        "How do I get rid of hiccups?",
-        {
-            "good": (
-                "Sip a glass of cold water slowly or hold your breath for ten seconds; most "
-                "hiccups stop on their own within a few minutes."
-            ),
-            "loop": "Hic hic hic hic hic hic hic hic hic hic hic.",
-            "stuck": (
-                "Try sipping cold water slowly or holding your breath, your breath, your breath, "
-                "your breath, your breath."
-            ),
-            "evasion": "Good question! I don't know. Do you like movies?",
-            "filler": (
-                "There are many things you can try, and what works for one person may not work "
-                "for another."
-            ),
-            "off_topic": (
-                "Put the bike in its lowest gear, keep your weight over the pedals, and pedal "
-                "steadily up the hill without standing."
-            ),
-            "cut_off": "Sip a glass of cold water slowly or hold your breath for",
-        },
-    ),
-    (
-        "How should I treat a mild sunburn?",
-        {
-            "good": (
-                "Cool the skin with a damp cloth or a cool shower, put on aloe vera gel, drink "
-                "plenty of water, and keep out of the sun while it heals."
-            ),
-            "loop": "Sunburn hurts sunburn hurts sunburn hurts sunburn hurts sunburn hurts.",
-            "stuck": (
-                "Cool the skin with a cool shower and put on aloe vera, aloe vera, aloe vera, "
-                "aloe vera, aloe vera."
-            ),
-            "evasion": "It depends. Some people say one thing and some people say another.",
-            "filler": (
-                "That is a great question! Health is very important, so take good care of yourself."
-            ),
-            "off_topic": (
-                "Rinse one cup of rice, add two cups of water, and simmer it covered for eighteen"
-                " minutes."
-            ),
-            "cut_off": (
-                "Cool the skin with a damp cloth or a cool shower, put on aloe vera gel, and keep"
-            ),
-        },
-    ),
-    (
-        "How do I choose a strong password?",
-        {
-            "good": (
-                "Use a long passphrase of four or more random words, never reuse it on another "
-                "site, and keep it in a password manager."
-            ),
-            "loop": "Passwordddddddddddddddddddd.",
-            "stuck": (
-                "Use a long passphrase of random words and never reuse it, never reuse it, never "
-                "reuse it, never reuse it."
-            ),
-            "evasion": "I'd rather not say. I'm not sure about that.",
-            "filler": (
-                "Security is a big topic and there are many things to think about, so it is good "
-                "that you are asking."
-            ),
-            "off_topic": (
-                "Water houseplants when the top inch of soil is dry, and give them bright, "
-                "indirect light."
-            ),
-            "cut_off": (
-                "Use a long passphrase of four or more random words, never reuse it on another"
-            ),
-        },
-    ),
-)
-
-PROBES_SECOND = (
-    (
-        "How do I fix a stuck zipper?",
-        {
-            "good": (
-                "Rub a pencil tip or a bit of bar soap along the teeth near the slider, then work"
-                " the slider gently back and forth until it moves."
-            ),
-            "loop": "Zip it up zip it up zip it up zip it up zip it up.",
-            "stuck": (
-                "Rub a pencil along the teeth and then pull gently, pull gently, pull gently, "
-                "pull gently, pull gently."
-            ),
-            "evasion": "I'm not really sure. You should ask someone else.",
-            "filler": "That is a great question! There are many things to consider.",
-            "off_topic": (
-                "Boil the pasta in plenty of salted water, stir it in the first two minutes, and "
-                "drain it just before it is soft."
-            ),
-            "cut_off": "Rub a pencil tip or a bit of bar soap along the teeth near the",
-        },
-    ),
-    (
-        "How do I remove a splinter?",
-        {
-            "good": (
-                "Wash the area, then use clean tweezers to pull the splinter out at the same "
-                "angle it went in, and cover the spot with a bandage."
-            ),
-            "loop": "Ouch ouch ouch ouch ouch ouch ouch ouch ouch.",
-            "stuck": (
-                "Wash your hands and the skin, then use tweezers to pull it out, pull it out, "
-                "pull it out, pull it out."
-            ),
-            "evasion": "Hmm, I don't know. That is a hard one.",
-            "filler": (
-                "Everyone has their own way of doing it, so it is up to you to decide what is best."
-            ),
-            "off_topic": (
-                "A mortgage is a loan for buying a home, paid back monthly with interest over "
-                "fifteen to thirty years."
-            ),
-            "cut_off": (
-                "Wash the area, then use clean tweezers to pull the splinter out at the same "
-                "angle it"
-            ),
-        },
-    ),
-    (
-        "How do I keep my glasses from fogging up when I wear a mask?",
-        {
-            "good": (
-                "Pinch the mask's nose wire so it fits snugly, pull the mask up under your "
-                "glasses, and wipe the lenses with a drop of dish soap."
-            ),
-            "loop": "Fog fog fog fog fog fog fog fog fog fog.",
-            "stuck": (
-                "Make the mask fit tightly over your nose, over your nose, over your nose, over "
-                "your nose, over your nose."
-            ),
-            "evasion": "Sorry, I can't help with that. What did you do this weekend?",
-            "filler": (
-                "This is a common problem that a lot of people have, and there are different ways"
-                " to handle it."
-            ),
-            "off_topic": (
-                "Guitar strings should be changed every few months, or sooner if they sound dull "
-                "or feel rough."
-            ),
-            "cut_off": (
-                "Pinch the mask's nose wire so it fits snugly, and pull the mask up under your"
-            ),
-        },
-    ),
-    (
-        "How can I make my slow wifi faster?",
-        {
-            "good": (
-                "Move the router to a central, open spot, restart it, and switch to the 5 GHz "
-                "band if your devices are close enough."
-            ),
-            "loop": "Faster faster faster faster faster faster faster faster faster.",
-            "stuck": (
-                "Restart the router and move it to a better spot, a better spot, a better spot, a"
-                " better spot, a better spot."
-            ),
-            "evasion": "It is hard to say. Nobody really knows that.",
-            "filler": (
-                "Technology can be tricky sometimes, but with a little patience you can figure it"
-                " out."
-            ),
-            "off_topic": "Feed adult cats twice a day and keep fresh water out all the time.",
-            "cut_off": "Move the router to a central, open spot, restart it, and switch to the",
-        },
-    ),
-    (
-        "How do I get rid of a bad smell in my shoes?",
-        {
-            "good": (
-                "Sprinkle baking soda inside the shoes overnight, let them dry fully between "
-                "wears, and wash the insoles if they come out."
-            ),
-            "loop": "Smelly shoes smelly shoes smelly shoes smelly shoes smelly shoes.",
-            "stuck": (
-                "Put baking soda in the shoes and let them dry out, dry out, dry out, dry out, "
-                "dry out."
-            ),
-            "evasion": "I don't know. I had a sandwich for lunch today.",
-            "filler": (
-                "Good question. It is important to think about it carefully and do what works "
-                "best for you."
-            ),
-            "off_topic": (
-                "The sky looks blue because air scatters blue sunlight more strongly than red "
-                "light."
-            ),
-            "cut_off": (
-                "Sprinkle baking soda inside the shoes overnight, and let them dry fully between"
-            ),
-        },
-    ),
-    (
-        "How do I get rust off garden tools?",
-        {
-            "good": (
-                "Soak the tools in white vinegar overnight, scrub the rust off with steel wool, "
-                "then dry them and wipe on a thin coat of oil."
-            ),
-            "loop": "Rust rust rust rust rust rust rust rust rust.",
-            "stuck": (
-                "Soak them in vinegar and scrub with steel wool, steel wool, steel wool, steel "
-                "wool, steel wool."
-            ),
-            "evasion": "Why do you want to know? I would rather not say.",
-            "filler": (
-                "There are many ways to approach this, and the right one depends on your situation."
-            ),
-            "off_topic": (
-                "A good warm up is five minutes of light jogging followed by leg swings and arm "
-                "circles."
-            ),
-            "cut_off": "Soak the tools in white vinegar overnight, scrub the rust off with steel",
-        },
-    ),
-)
+PROBES = load_probes()
+"""the shipped probes (rlhf_text/assets/probes.jsonl): the first batch guided the judge's one
+later term (``specific``, for generic filler); the second was written after every weight was
+fixed and has never been tuned on"""
 
 
 @pytest.fixture(scope="module")
@@ -594,11 +103,12 @@ def test_topic_terms_catch_off_topic_answers_without_their_openers(held_out, uns
 
 def test_probe_prompts_are_new():
     asked = {p.lower() for q in all_questions() for p in q.phrasings}
-    probes = PROBES_FIRST + PROBES_SECOND
+    probes = PROBES
     assert len(probes) >= 12
-    for question, answers in probes:
-        assert question.lower() not in asked, question
-        assert tuple(answers) == ("good", *BAD_KINDS), question
+    for probe in probes:
+        assert probe.question.lower() not in asked, probe.question
+        assert tuple(probe.answers) == ("good", *BAD_KINDS), probe.question
+    assert {probe.batch for probe in probes} == {"first", "second"}
 
 
 def test_judge_ranks_good_answers_above_probe_bad_answers(judge):
@@ -613,7 +123,8 @@ def test_judge_ranks_good_answers_above_probe_bad_answers(judge):
     question can still outscore a good one that does not (1 of 20).
     """
     better: dict[str, list[bool]] = {kind: [] for kind in BAD_KINDS}
-    for question, answers in PROBES_FIRST + PROBES_SECOND:
+    for probe in PROBES:
+        question, answers = probe.question, probe.answers
         prompts = [format_prompt(question)] * len(answers)
         scores = dict(zip(answers, judge.score(prompts, list(answers.values())), strict=True))
         terms = judge.score_terms(prompts, list(answers.values()))
@@ -626,6 +137,32 @@ def test_judge_ranks_good_answers_above_probe_bad_answers(judge):
     assert rates["loop"] == rates["stuck"] == rates["evasion"] == 1.0, rates
     assert rates["filler"] >= 0.9 and rates["cut_off"] >= 0.9, rates
     assert rates["off_topic"] >= 0.7, rates
+    assert probe_accuracy(judge.score, *probe_pairs()) == pytest.approx({**rates, "all": overall})
+
+
+def test_probe_pairs_pair_the_good_answer_with_each_bad_kind(tiny_tokenizer):
+    pairs, kinds = probe_pairs(PROBES[:2])
+    assert kinds == list(BAD_KINDS) * 2
+    assert pairs[0].prompt == format_prompt(PROBES[0].question)
+    assert pairs[0].chosen == " " + PROBES[0].answers["good"]
+    assert [p.rejected for p in pairs[:6]] == [" " + PROBES[0].answers[k] for k in BAD_KINDS]
+    # a scorer that only likes longer answers: per-kind rates, ties count as misses
+    rates = probe_accuracy(lambda prompts, answers: np.array([len(a) for a in answers]),
+                           pairs, kinds)  # fmt: skip
+    assert rates["filler"] == 1.0 and rates["cut_off"] == 1.0 and 0 <= rates["all"] <= 1
+    assert probe_accuracy(lambda p, a: np.zeros(len(a)), pairs, kinds)["all"] == 0.0
+
+
+def test_probe_pairs_take_the_run_s_chat_template(tiny_tokenizer):
+    tiny_tokenizer.chat_template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}<assistant>"
+    )
+    try:
+        pairs, _ = probe_pairs(PROBES[:1], tiny_tokenizer)
+    finally:
+        tiny_tokenizer.chat_template = None
+    assert pairs[0].prompt == f"<user>{PROBES[0].question}<assistant>"
+    assert pairs[0].chosen == PROBES[0].answers["good"]  # no leading space in chat format
 
 
 def test_gold_judge_is_a_text_reward(judge):

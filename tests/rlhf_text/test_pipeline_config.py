@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from agents.config import ConfigError, load_config
-from rlhf_text.pipeline import PipelineConfig, resolve
+from rlhf_text.pipeline import PipelineConfig, resolve, steps
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "text").glob("*.yaml"))
 
@@ -37,3 +37,23 @@ def test_overrides_reach_nested_step_fields() -> None:
     assert config.ppo.actor.name_or_path == "/tmp/x/sft"
     with pytest.raises(ConfigError, match="ppo.kl.no_such"):
         load_config(PipelineConfig, CONFIGS[0], ["ppo.kl.no_such=1"])
+
+
+def test_a_judge_reward_model_trains_on_the_other_half_of_the_prompts() -> None:
+    config = load_config(
+        PipelineConfig, CONFIGS[0],
+        ["run_dir=/tmp/j", "judge_rm={run_dir: '{run_dir}/judge_rm'}", 'ppo.judge="{judge_rm}"'],
+    )  # fmt: skip
+    config = resolve(config)
+    assert config.judge_rm.run_dir == "/tmp/j/judge_rm" and config.ppo.judge == "/tmp/j/judge_rm"
+    assert config.rm.data.train_part == "first_half"
+    assert config.judge_rm.data.train_part == "second_half"
+    assert config.sft.data.train_part == config.ppo.data.train_part == "all"
+    assert steps(config) == ("sft", "rm", "judge_rm", "ppo")
+
+
+def test_naming_the_judge_model_without_one_is_refused() -> None:
+    config = load_config(PipelineConfig, CONFIGS[0], ['ppo.judge="{judge_rm}"'])
+    with pytest.raises(ValueError, match="judge_rm is not configured"):
+        resolve(config)
+    assert steps(resolve(load_config(PipelineConfig, CONFIGS[0]))) == ("sft", "rm", "ppo")
