@@ -52,7 +52,7 @@ class DemoConfig:
     """the arm's base config (a ContinuousConfig YAML); ``arm`` overrides it. None: defaults"""
     arm: ContinuousConfig = field(default_factory=ContinuousConfig)
     """the arm run (``run_dir`` defaults to ``{run_dir}/arm``)"""
-    text_config: str | None = "configs/text/tiny.yaml"
+    text_config: str | None = "configs/text/smollm2-135m.yaml"
     """the text pipeline's base config (a PipelineConfig YAML); ``text`` overrides it"""
     text: PipelineConfig = field(default_factory=PipelineConfig)
     """the text pipeline (``run_dir`` defaults to ``{run_dir}/text``)"""

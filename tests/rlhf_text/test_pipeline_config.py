@@ -42,7 +42,7 @@ def test_overrides_reach_nested_step_fields() -> None:
 def test_a_judge_reward_model_trains_on_the_other_half_of_the_prompts() -> None:
     config = load_config(
         PipelineConfig, CONFIGS[0],
-        ["run_dir=/tmp/j", "judge_rm={run_dir: '{run_dir}/judge_rm'}", 'ppo.judge="{judge_rm}"'],
+        ["run_dir=/tmp/j", "judge_rm={epochs: 1}", 'ppo.judge="{judge_rm}"'],
     )  # fmt: skip
     config = resolve(config)
     assert config.judge_rm.run_dir == "/tmp/j/judge_rm" and config.ppo.judge == "/tmp/j/judge_rm"
