@@ -21,6 +21,7 @@ not decayed, as in DeepSpeed-Chat's ``get_optimizer_grouped_parameters``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -383,18 +384,17 @@ class TrainEngine:
     def save_pretrained(self, directory: str | os.PathLike[str], tokenizer: Any = None) -> None:
         """Write a normal Hugging Face directory (``from_pretrained`` loads it).
 
-        Under ZeRO-3 the partitioned weights are gathered first; only rank 0 writes.
+        Under ZeRO-3 the weights are gathered first; rank 0 writes, then every rank returns.
         """
-        directory = Path(directory)
-        rank = 0 if self.deepspeed is None else self.deepspeed.global_rank
+        directory, rank = Path(directory), ranks.rank()
+        gathered: Any = contextlib.nullcontext()
         if self.zero_stage == 3:
             import deepspeed
 
-            parameters = list(self.module.parameters())
-            with deepspeed.zero.GatheredParameters(parameters, modifier_rank=None):
-                if rank == 0:
-                    self.module.save_pretrained(directory)
-        elif rank == 0:
-            self.module.save_pretrained(directory)
+            gathered = deepspeed.zero.GatheredParameters(list(self.module.parameters()), None)
+        with gathered:
+            if rank == 0:
+                self.module.save_pretrained(directory)
         if rank == 0 and tokenizer is not None:
             tokenizer.save_pretrained(directory)
+        ranks.barrier()  # the next step's ranks may load this directory at once

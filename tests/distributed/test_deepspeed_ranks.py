@@ -61,8 +61,8 @@ def fixtures(tmp_path_factory, tiny_tokenizer) -> Path:
         tiny_tokenizer.save_pretrained(root / name)
     rows = [
         {
-            "prompt": f"\n\nHuman: Tell me about {TOPICS[i % 10]}, please.\n\nAssistant:",
-            "chosen": " Thanks for asking! Here is a kind answer.",
+            "prompt": f"Human: Tell me about {TOPICS[i % 10]}. Assistant:",
+            "chosen": " Thanks for asking, here is a kind answer.",
             "rejected": " No.",
         }
         for i in range(20)
@@ -103,18 +103,21 @@ def test_two_ranks_match_one_and_resume_on_two_not_one(fixtures, tmp_path, stage
     one = launch(1, fixtures, tmp_path / "one", stage)[0]
     assert "error" not in one, one["error"]
     assert len(one["sft"]) == 4 and len(one["rm"]) == 4 and len(one["policy"]) == 2
+    assert one["sft_eval"]["data/truncated"] == 0  # whole prompts: every row its own
 
     two = tmp_path / "two"
     first = launch(2, fixtures, two, stage, "--stop-after", "1")
     shutil.copytree(two, tmp_path / "copy")  # the 2-rank checkpoints, for 1 rank to try
     second = launch(2, fixtures, two, stage)
-    # the ranks shared the batch out: their pairs, and so their losses, differ
-    assert first[0]["rm"][0] != pytest.approx(first[1]["rm"][0], rel=RTOL)
+    # the ranks shared the batch out: their pairs, and so their losses, differ (from the
+    # second step: the initial tiny model scores every pair nearly alike)
+    assert second[0]["rm"][0] != pytest.approx(second[1]["rm"][0], rel=RTOL)
     for key in ("sft", "rm", "policy", "value"):
         losses = rank_mean(first, key) + rank_mean(second, key)
         assert losses == pytest.approx(one[key], rel=RTOL), key
     for key, metric in (("sft_eval", "eval/loss"), ("rm_eval", "eval/loss")):
         assert second[0][key][metric] == pytest.approx(one[key][metric], rel=RTOL)
+    assert all(report["rm_saved"] for report in second)  # rank 1 waited for rank 0's write
     assert (two / "sft" / "model.safetensors").is_file()
     assert (two / "ppo" / "actor" / "config.json").is_file()
 

@@ -49,7 +49,7 @@ def main() -> None:
         "max_steps": 4,
         "batch_size": 4,  # global: 2 per rank on 2 ranks
         "max_prompt_len": 24,
-        "max_len": 40,
+        "max_len": 60,
         "deepspeed": deepspeed,
         "progress": False,
     }
@@ -71,6 +71,8 @@ def main() -> None:
             **settings,
         )
         report["rm_eval"] = run_reward_model(rm, stop_after=args.stop_after, on_step=steps("rm"))
+        # what the next step (PPO's reward model) loads: there on every rank at return
+        report["rm_saved"] = (args.runs / "rm" / "model.safetensors").is_file()
         ppo = PPOTextConfig(
             actor=ModelConfig(name_or_path=str(args.fixtures / "lm")),
             critic=ModelConfig(name_or_path=str(args.fixtures / "value")),
