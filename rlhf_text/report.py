@@ -60,21 +60,43 @@ def generate_responses(
 
 @torch.no_grad()
 def kl_to_reference(
-    model, reference, tokenizer, prompts: Sequence[str], responses: Sequence[torch.Tensor]
+    model,
+    reference,
+    tokenizer,
+    prompts: Sequence[str],
+    responses: Sequence[torch.Tensor],
+    batch_size: int = 16,
 ) -> float:
     """Mean over responses of the exact KL per response: at each response token, the KL of
     ``model``'s next-token distribution from ``reference``'s over the whole vocabulary
     (:func:`rlhf_text.ppo.exact_token_kl`), summed over the response. Never negative, unlike
-    the sampled estimate ``sum_t log pi(y_t) - log ref(y_t)``."""
+    the sampled estimate ``sum_t log pi(y_t) - log ref(y_t)``.
+
+    Rows go ``batch_size`` at a time, left-padded so every response ends at the last
+    position; a row's positions before its own response are masked out of its sum."""
+    if model is reference:
+        return 0.0
     total = []
-    for prompt, response in zip(prompts, responses, strict=True):
-        if response.numel() == 0:
-            total.append(0.0)
-            continue
-        prompt_ids = torch.tensor(tokenizer(prompt)["input_ids"], dtype=torch.long)
-        ids = torch.cat([prompt_ids, response])[None]
-        mask = torch.ones_like(ids)
-        total.append(float(exact_token_kl(model, reference, ids, mask, response.numel()).sum()))
+    pad = tokenizer.pad_token_id
+    for start in range(0, len(prompts), batch_size):
+        rows = []
+        for prompt, response in zip(
+            prompts[start : start + batch_size], responses[start : start + batch_size], strict=True
+        ):
+            prompt_ids = torch.tensor(tokenizer(prompt)["input_ids"], dtype=torch.long)
+            rows.append((torch.cat([prompt_ids, response]), response.numel()))
+        width = max(len(ids) for ids, _ in rows)
+        length = max(1, max(n for _, n in rows))
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        in_response = torch.zeros(len(rows), length)
+        for row, (sequence, count) in enumerate(rows):
+            ids[row, width - len(sequence) :] = sequence
+            mask[row, width - len(sequence) :] = 1
+            if count:
+                in_response[row, length - count :] = 1.0
+        per_token = exact_token_kl(model, reference, ids, mask, length)  # (B, T)
+        total.extend((per_token * in_response).sum(-1).tolist())
     return float(np.mean(total))
 
 

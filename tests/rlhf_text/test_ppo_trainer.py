@@ -216,6 +216,13 @@ def test_exact_kl_is_the_divergence_of_the_whole_distributions(tiny_tokenizer) -
     prompts = ["Human: hi? Assistant:", "Human: why? Assistant:", "Human: no? Assistant:"]
     per_response = kl_to_reference(model, other, tiny_tokenizer, prompts, responses)
     assert per_response > 0
+    # batched with left padding = one row at a time, each summed over its own response only
+    one_by_one = [
+        kl_to_reference(model, other, tiny_tokenizer, [p], [r])
+        for p, r in zip(prompts, responses, strict=True)
+    ]
+    assert per_response == pytest.approx(np.mean(one_by_one), rel=1e-4)
+    assert one_by_one[2] == 0.0 and one_by_one[0] > 0
     assert kl_to_reference(model, model, tiny_tokenizer, prompts, responses) == 0.0
 
 
