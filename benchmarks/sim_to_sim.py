@@ -1,12 +1,13 @@
 """Sim-to-sim: policies trained without and with randomised physics, on a perturbed arm.
 
-The perturbed arm (``configs/arm/sim_to_sim.yaml``, drawn anew each episode): masses,
-damping and servo gains +-30%, 2 control steps of latency, 0.01 rad observation noise and
-+-2 degree calibration offsets. Each policy is trained on the built-in arm
-(``configs/arm/reach.yaml``), without randomisation and with ``configs/arm/randomization.yaml``,
-for each seed (one run at a time, one thread; a stopped benchmark resumes), then evaluated
-deterministically on 100 seeded episodes of the nominal and of the perturbed arm. Appends
-one JSON line per run to ``--out`` and prints a table with both rows.
+The perturbed arm (``configs/arm/physics/sim_to_sim.yaml``, drawn anew each episode):
+masses, damping and servo gains +-30%, 2 control steps of latency, 0.01 rad observation noise
+and +-2 degree calibration offsets. Each policy is trained on the built-in arm
+(``configs/arm/reach.yaml``), without randomisation and with
+``configs/arm/physics/randomization.yaml``, for each seed (one run at a time, one thread; a
+stopped benchmark resumes), then evaluated deterministically on 100 seeded episodes of the
+nominal and of the perturbed arm, from the rest pose. Appends one JSON line per run to
+``--out`` and prints a table with both rows.
 
     .venv/bin/python benchmarks/sim_to_sim.py --steps 3000000 --seeds 1 2 3
     .venv/bin/python benchmarks/sim_to_sim.py --rows randomised --steps 1000000 --seeds 1

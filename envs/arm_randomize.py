@@ -1,7 +1,7 @@
 """Randomised physics for `ArmReachEnv`: a new arm every episode, drawn from a YAML spec.
 
 Pass `randomization=` to the env (a mapping, or the path of a YAML file holding one, such as
-`configs/arm/randomization.yaml`). At every reset the env draws, from its own seeded
+`configs/arm/physics/randomization.yaml`). At every reset the env draws, from its own seeded
 `np_random` (so `reset(seed=s)` fixes the draws):
 
 | key | draw | applied to |
