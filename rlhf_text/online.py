@@ -19,6 +19,15 @@ from typing import Any
 
 import torch
 
+# the labelling folder's file names, reader, append and wait are the core's, shared with the
+# arm world's human oracle and the app
+from agents.label_folder import (
+    LABELS_FILE,
+    PAIRS_FILE,
+    append_records,
+    read_records,
+    wait_until_settled,
+)
 from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
 from rlhf_text.pipeline import PipelineConfig
 
@@ -81,7 +90,6 @@ def sample_answer_pairs(
 
 # -- online rounds: sample, ask people, refit the reward model, continue PPO ----------------
 
-PAIRS_FILE, LABELS_FILE, SKIPS_FILE = "pairs.jsonl", "labels.jsonl", "skips.jsonl"
 ACCURACY_FILE, STATE_FILE = "rm_accuracy.json", "online_state.json"
 
 
@@ -122,15 +130,6 @@ class OnlineTextConfig(PipelineConfig):
     online: OnlineConfig = field(default_factory=OnlineConfig)
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """JSON objects of a JSONL file; a last line still being written is left out."""
-    if not path.is_file():
-        return []
-    text = path.read_text(encoding="utf-8")
-    records = [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line]
-    return [record for record in records if isinstance(record, dict)]
-
-
 def queue_pairs(folder: Path, round_index: int, triples: list[tuple[str, str, str]]) -> list[str]:
     """Appends the round's pairs to ``pairs.jsonl`` (the app's queue; sides shuffled by a
     seeded draw) unless a resumed round did; returns their ids."""
@@ -140,19 +139,14 @@ def queue_pairs(folder: Path, round_index: int, triples: list[tuple[str, str, st
         left, right = (first, second) if rng.random() < 0.5 else (second, first)
         pair = f"o{round_index:02d}-p{index:04d}"
         entries.append({"pair": pair, "prompt": prompt, "left": left, "right": right})
-    queued = {e["pair"]: e for e in _read_records(folder / PAIRS_FILE)}
+    queued = {e["pair"]: e for e in read_records(folder / PAIRS_FILE)}
     for entry in entries:
         if entry["pair"] in queued and queued[entry["pair"]] != entry:
             raise ValueError(
                 f"{folder / PAIRS_FILE}: pair {entry['pair']} differs from this run's; use a "
                 "fresh labelling folder for a fresh run"
             )
-    missing = [e for e in entries if e["pair"] not in queued]
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / PAIRS_FILE).open("a", encoding="utf-8") as file:
-        file.write("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in missing))
-        file.flush()
-        os.fsync(file.fileno())
+    append_records(folder / PAIRS_FILE, [e for e in entries if e["pair"] not in queued])
     return [entry["pair"] for entry in entries]
 
 
@@ -166,24 +160,8 @@ def wait_for_labels(
 ) -> int:
     """Waits until every pair has ``quorum`` decisions (labels or skips), or the timeout
     passes with at least ``min_labelled`` pairs labelled; returns the pairs labelled."""
-    wanted, start, reported = set(pair_ids), time.monotonic(), -1
-    while True:
-        answered: dict[str, int] = {}
-        labelled = set()
-        for name in (LABELS_FILE, SKIPS_FILE):
-            for record in _read_records(folder / name):
-                if record.get("pair") in wanted:
-                    answered[record["pair"]] = answered.get(record["pair"], 0) + 1
-                    if name == LABELS_FILE:
-                        labelled.add(record["pair"])
-        done = sum(answered.get(pair, 0) >= quorum for pair in pair_ids)
-        late = timeout_s is not None and time.monotonic() - start >= timeout_s
-        if done == len(pair_ids) or (late and len(labelled) >= min_labelled):
-            return len(labelled)
-        if done != reported:
-            print(f"waiting for labels in {folder}: {done}/{len(pair_ids)} pairs settled")
-            reported = done
-        time.sleep(poll_s)
+    tally = wait_until_settled(folder, pair_ids, quorum, timeout_s, min_labelled, poll_s)
+    return tally.labelled
 
 
 def run_online(config: OnlineTextConfig, resume: bool = True) -> list[dict[str, float]]:
@@ -227,7 +205,7 @@ def run_online(config: OnlineTextConfig, resume: bool = True) -> list[dict[str, 
         pair_ids = queue_pairs(folder, r, triples)
         # the reward model's data needs two prompts: one to train on, one held out
         ours = set(pair_ids)
-        before = sum(x.get("pair") not in ours for x in _read_records(folder / LABELS_FILE))
+        before = sum(x.get("pair") not in ours for x in read_records(folder / LABELS_FILE))
         need = max(0, 2 - before)
         wait_for_labels(folder, pair_ids, online.quorum, online.label_timeout_s, need)
         rm_dir = root / f"round_{r:02d}" / "rm"
@@ -241,7 +219,7 @@ def run_online(config: OnlineTextConfig, resume: bool = True) -> list[dict[str, 
             replace(pipeline.rm, model=rm_model, data=data, run_dir=str(rm_dir)), resume=True
         )
         labels = [PreferencePair(x["prompt"], x["chosen"], x["rejected"])
-                  for x in _read_records(folder / LABELS_FILE)]  # fmt: skip
+                  for x in read_records(folder / LABELS_FILE)]  # fmt: skip
         accuracy = evaluate_reward_model(str(rm_dir), labels, max_length=pipeline.rm.max_len)[
             "accuracy"
         ]

@@ -26,32 +26,25 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+# the folder's file names, reader, append and wait are the core's, shared with the text
+# world's online rounds and the app (read_records stays importable from here)
+from agents.label_folder import (
+    PAIRS_FILE,
+    append_records,
+    count_decisions,
+    read_records,
+    wait_until_settled,
+)
 from rlhf_arm.prefs.labels import CHOICES, Preferences
 from rlhf_arm.prefs.segments import SegmentPool
 
-PAIRS_FILE, LABELS_FILE, SKIPS_FILE = "pairs.jsonl", "labels.jsonl", "skips.jsonl"
 ACCURACY_FILE, ENV_FILE = "rm_accuracy.json", "arm_env.json"
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """JSON objects of a JSONL file; a last line still being written is left out."""
-    if not path.is_file():
-        return []
-    text = path.read_text(encoding="utf-8")
-    records = []
-    for line in text[: text.rfind("\n") + 1].splitlines():
-        if line.strip():
-            record = json.loads(line)
-            if isinstance(record, dict):
-                records.append(record)
-    return records
 
 
 def majority(choices: list[str]) -> float:
@@ -143,47 +136,29 @@ class HumanOracle:
                     "this run's; use a fresh labelling folder for a fresh run"
                 )
         if missing:
-            with (self.folder / PAIRS_FILE).open("a", encoding="utf-8") as file:
-                file.write("".join(json.dumps(e) + "\n" for e in missing))
-                file.flush()
-                os.fsync(file.fileno())
+            append_records(self.folder / PAIRS_FILE, missing)
         return [entry["pair"] for entry in entries]
 
     def settled(self, pair_ids: list[str]) -> tuple[dict[str, list[str]], int]:
-        """Each pair's label choices so far, and how many pairs are settled."""
-        wanted = set(pair_ids)
-        labels: dict[str, list[str]] = defaultdict(list)
-        answered: dict[str, int] = defaultdict(int)
-        for name in (LABELS_FILE, SKIPS_FILE):
-            for record in read_records(self.folder / name):
-                pair = record.get("pair")
-                if pair in wanted:
-                    answered[pair] += 1
-                    if name == LABELS_FILE and record.get("choice") in CHOICES:
-                        labels[pair].append(record["choice"])
-        done = sum(answered[pair] >= self.quorum for pair in pair_ids)
-        return dict(labels), done
+        """Each pair's label choices so far (pairs without one absent), and how many pairs
+        are settled."""
+        tally = count_decisions(self.folder, pair_ids, self.quorum)
+        return _choices(tally.labels), tally.settled
 
     def wait(self, pair_ids: list[str], need_one: bool = False) -> dict[str, list[str]]:
         """Polls the label files until every pair is settled or the timeout passes (with
-        ``need_one``, and no label yet, until the first label)."""
-        start, reported = time.monotonic(), -1
-        while True:
-            labels, done = self.settled(pair_ids)
-            if done == len(pair_ids):
-                return labels
-            late = self.timeout_s is not None and time.monotonic() - start >= self.timeout_s
-            if late and (labels or not need_one):
-                return labels
-            if done != reported:
-                print(
-                    f"waiting for labels in {self.folder}: {done}/{len(pair_ids)} pairs settled",
-                    flush=True,
-                )
-                reported = done
-            if self.should_stop():
-                raise KeyboardInterrupt
-            time.sleep(self.poll_s)
+        ``need_one``, and no label yet, until the first label); returns each pair's label
+        choices."""
+        tally = wait_until_settled(
+            self.folder,
+            pair_ids,
+            self.quorum,
+            self.timeout_s,
+            min_labelled=1 if need_one else 0,
+            poll_s=self.poll_s,
+            should_stop=self.should_stop,
+        )
+        return _choices(tally.labels)
 
     def report_accuracy(self, source: str, labels: int, accuracy: float) -> None:
         """Writes ``rm_accuracy.json`` (atomically) for the app's statistics page."""
@@ -192,3 +167,12 @@ class HumanOracle:
         temporary = self.folder / f".{ACCURACY_FILE}.tmp"
         temporary.write_text(json.dumps(record), encoding="utf-8")
         os.replace(temporary, self.folder / ACCURACY_FILE)
+
+
+def _choices(labels: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    """Pair -> the choices of its label records that the arm's preferences can use."""
+    choices = {
+        pair: [r["choice"] for r in records if r.get("choice") in CHOICES]
+        for pair, records in labels.items()
+    }
+    return {pair: picked for pair, picked in choices.items() if picked}

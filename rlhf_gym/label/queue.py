@@ -14,14 +14,13 @@ The queue is re-read whenever the file changes, so a running app picks up new ro
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
+# the file name and the durable append are the core's, shared with the loops that queue pairs
+from agents.label_folder import PAIRS_FILE, append_records
 from rlhf_gym.label.store import LabelStore
-
-PAIRS_FILE = "pairs.jsonl"
 
 
 def _check_entry(entry: Any, where: str) -> dict[str, Any]:
@@ -44,17 +43,12 @@ def append_pairs(folder: str | Path, entries: list[dict[str, Any]]) -> Path:
     path = Path(folder) / PAIRS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     known = {entry["pair"] for entry in read_pairs(path)} if path.is_file() else set()
-    lines = []
     for number, entry in enumerate(entries):
         checked = _check_entry(entry, f"pair {number}")
         if checked["pair"] in known:
             raise ValueError(f"pair id {checked['pair']!r} is already in {path}")
         known.add(checked["pair"])
-        lines.append(json.dumps(entry, ensure_ascii=False) + "\n")
-    with path.open("a", encoding="utf-8") as file:
-        file.write("".join(lines))
-        file.flush()
-        os.fsync(file.fileno())
+    append_records(path, entries)  # after every check: a bad entry appends nothing
     return path
 
 

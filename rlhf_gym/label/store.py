@@ -35,8 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LABELS_FILE = "labels.jsonl"
-SKIPS_FILE = "skips.jsonl"
+# the file names, the durable append and the folder sync are the core's, shared with the
+# loops that read these files while people label
+from agents.label_folder import LABELS_FILE, SKIPS_FILE, append_records, fsync_folder
+
 CHOICES = ("left", "right", "equal", "skip")
 """what a labeller may answer"""
 
@@ -54,16 +56,6 @@ class Decision:
     choice: str
     file: str  # LABELS_FILE or SKIPS_FILE
     record: dict[str, Any]
-
-
-def _fsync_folder(folder: Path) -> None:
-    # a rename is durable only once its folder is synced (POSIX); not possible on Windows
-    if os.name == "posix":
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _read_whole_lines(path: Path) -> list[dict[str, Any]]:
@@ -135,17 +127,8 @@ class LabelStore:
                     f"{decision.labeller!r} already labelled pair {decision.pair!r} "
                     f"{earlier.choice!r}; undo it first"
                 )
-            line = (json.dumps(decision.record, ensure_ascii=False) + "\n").encode("utf-8")
-            path = self.folder / decision.file
-            created = not path.exists()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)  # one write: the line lands whole or (on a kill) not at all
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_folder(self.folder)
+            # one write, fsynced (and the folder too when the file is new) before we confirm
+            append_records(self.folder / decision.file, [decision.record])
             self._remember(decision)
             return True
 
@@ -170,7 +153,7 @@ class LabelStore:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-        _fsync_folder(self.folder)
+        fsync_folder(self.folder)
 
     # -- reading ---------------------------------------------------------------------------
 
