@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from rlhf_gym.arm_cli import COMMANDS as ARM_DEPLOY_COMMANDS
 from rlhf_gym.arm_cli import add_arm_deploy_parsers, run_arm_deploy_command
 from rlhf_gym.label_cli import add_label_parser, labelling_for, run_label
+from rlhf_gym.sweep_cli import add_arm_sweep_parser, run_arm_sweep
 from rlhf_gym.text_cli import (
     CONFIG_HELP,
     add_overrides,
@@ -65,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     add_overrides(demo, "arm.run.total_timesteps=500000, text.ppo.iterations=10")
     arm = worlds.add_parser("arm", help="the MuJoCo arm-reaching world")
     commands = arm.add_subparsers(
-        dest="command", metavar="{train,eval,video,prefs,export,deploy}", required=True
+        dest="command", metavar="{train,eval,video,prefs,export,deploy,sweep}", required=True
     )
 
     train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     add_resume_flags(prefs)
     add_overrides(prefs, "prefs.label_budget=300")
     add_arm_deploy_parsers(commands)
+    add_arm_sweep_parser(commands, DEFAULT_ARM_CONFIG)
     add_text_parser(worlds)
     add_label_parser(worlds)
     return parser
@@ -110,6 +112,8 @@ def _arm(args: argparse.Namespace) -> None:
 
     if args.command in ARM_DEPLOY_COMMANDS:
         run_arm_deploy_command(args)
+    elif args.command == "sweep":
+        run_arm_sweep(args)
     elif args.command == "train":
         config = load_config(ContinuousConfig, resolve_config(args.config), args.overrides)
         _pin_model_path(config.env.kwargs)
