@@ -14,8 +14,10 @@ from rlhf_text.shared_trunk import record_trunk, replay_trunk, shared_frozen_blo
 
 
 def _gpt2():
-    config = transformers.GPT2Config(vocab_size=50, n_positions=32, n_embd=16, n_layer=4,
-                                     n_head=2, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)  # fmt: skip
+    config = transformers.GPT2Config(
+        vocab_size=50, n_positions=32, n_embd=16, n_layer=4, n_head=2,
+        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+    )  # fmt: skip
     return transformers.GPT2LMHeadModel(config)
 
 
