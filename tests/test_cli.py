@@ -87,7 +87,7 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(
         (["arm", "train", "--config", CONFIG, "run.total_timesteps=0"], "error: run: total"),
         (
             ["arm", "train", "--config", "no_such"],
-            "nor a shipped config: arm/prefs, arm/reach",
+            "config: arm/physics/randomization, arm/physics/sim_to_sim, arm/prefs, arm/reach",
         ),
     ],
 )
