@@ -40,7 +40,10 @@ def test_an_existing_path_wins_over_a_shipped_name(
 
 
 def test_unknown_and_ambiguous_names_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(FileNotFoundError, match=r"nor a shipped config: arm/prefs, .*text/tiny"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"nor a shipped config: arm/physics/randomization, .*arm/prefs, .*text/tiny",
+    ):
         resolve_config("no/such.yaml")
     two = {"arm/base": Path("a.yaml"), "text/base": Path("b.yaml")}
     monkeypatch.setattr("configs.shipped_configs", lambda: two)

@@ -288,7 +288,7 @@ def test_table_html_escapes_and_aligns() -> None:
         (["demo", "--config", CONFIG, "arm_config=no/such/arm.yaml"], "no/such/arm.yaml"),
         (["demo", "--config", CONFIG, "--no-such-flag"], "--no-such-flag"),
         (["no-such-command"], "invalid choice: 'no-such-command'"),
-        (["arm"], "required: {train,eval,video,prefs}"),
+        (["arm"], "required: {train,eval,video,prefs,"),
         (["arm", "eval", "--checkpoint", "{tmp}"], "is not a run folder"),
         (["arm", "video", "--checkpoint", "no/such/run"], "no/such/run"),
     ],
