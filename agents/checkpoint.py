@@ -13,6 +13,9 @@ fsynced, the folder is renamed into place, and only then is the manifest replace
 aside, fsync, ``os.replace``). A crash or kill at any moment leaves the manifest naming the
 previous complete checkpoint; older step folders are removed after the switch.
 
+**Several processes.** Under ``torch.distributed`` (DeepSpeed on N ranks) every rank calls
+:func:`save_checkpoint` together: one folder, each rank's own shards in it, rank 0 the rest.
+
 **Safe.** Nothing is unpickled: the tree is JSON and the tensors are safetensors, so opening a
 checkpoint from a stranger runs no code. What cannot be written that way (an arbitrary
 object) is refused when saving, not discovered when loading.
