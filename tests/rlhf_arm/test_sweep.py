@@ -83,3 +83,19 @@ def test_a_sweep_of_two_trials_on_ray_resumes_and_prints_the_best(tmp_path: Path
     assert len(rows) == 2 and "error" not in table
     assert "| trial | ppo.clip_coef | rollout/ep_return |" in table
     assert "best (rollout/ep_return " in table and "ppo.clip_coef=" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grid", "ppo.clip_coef"], "is not key=[value, ...]"),
+        ([], "a sweep needs at least one --grid or --choice key"),
+        (["--grid", "ppo.clip_coef=[]"], "needs a non-empty list of values"),
+    ],
+)
+def test_bad_sweep_arguments_are_one_line_errors(tmp_path: Path, capsys, args, message) -> None:
+    from rlhf_gym.cli import main
+
+    assert main(["arm", "sweep", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rlhf-gym: error: ") and message in err and "\n" not in err
