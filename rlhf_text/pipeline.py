@@ -39,6 +39,8 @@ class ReportConfig:
     """response length for the report's generations"""
     seed: int = 0
     """seeds the report's sampling"""
+    progress: bool = True
+    """show a progress bar over the report's stages"""
 
 
 STEPS = ("sft", "rm", "ppo")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from agents.logger import read_metrics
 from envs.rewards.reward_model import RewardModelScorer
@@ -97,12 +98,17 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     length = config.report.max_new_tokens
     metric_prompts = held_out[: config.report.num_prompts]
 
+    # the report generates hundreds of answers: minutes on a CPU, so say where it is
+    stages = tqdm(total=5, desc="report", unit="stage", disable=not config.report.progress)
+    stages.set_postfix_str("reward model on held-out pairs and probes")
     summary: dict[str, Any] = {"rm": rm_accuracy(scorer, data.eval[: config.rm.max_eval_examples])}
     chat = load_chat_tokenizer(config.data.chat_template) if config.data.chat_template else None
     summary["rm_probes"] = probe_accuracy(scorer.score, *probe_pairs(tokenizer=chat))
     judge = judge_for(config.ppo.judge, config.data.source)
     responses = {}
     for name, model in (("sft", sft), ("ppo", ppo)):
+        stages.update()
+        stages.set_postfix_str(f"{name.upper()} answers to {len(metric_prompts)} held-out prompts")
         summary[name], responses[name] = held_out_metrics(
             model, sft, tokenizer, scorer, metric_prompts, length, config.report.seed, judge
         )
@@ -119,6 +125,8 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
             for kind in ("sampled", "greedy")
         }
 
+    stages.update()
+    stages.set_postfix_str("base / SFT / PPO table")
     table_prompts = held_out[: config.report.table_prompts]
     base = _base_model(config, tokenizer)
     answers, scores, judged = {}, {}, {}
@@ -138,6 +146,8 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
         shown=[readable.get(p.prompt, p.prompt) for p in examples],
     )
     table_prompts = [readable.get(p, p) for p in table_prompts]
+    stages.update()
+    stages.set_postfix_str("plots")
     history = read_metrics(ppo_dir)
     plot = plot_curves(history, PPO_CURVES, out / "ppo_curves.png", title="PPO (text)")
     summary["plots"] = [str(plot)]
@@ -150,6 +160,8 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
         "rm_scores": good_bad,
     }
     (out / "report.md").write_text(_markdown(summary, table_prompts))
+    stages.update()
+    stages.close()
     return summary
 
 

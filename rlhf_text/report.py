@@ -240,7 +240,7 @@ def plot_overoptimisation(
     judge_axis.set_ylabel("independent judge", color="tab:orange")
     best = int(np.argmax(judged))
     judge_axis.axvline(x[best], color="tab:orange", linestyle=":", alpha=0.7)
-    reward_axis.set_title(f"training reward vs judge (best judged: iteration {x[best]})")
+    reward_axis.set_title(f"training reward vs judge (best judged: iteration {int(x[best])})")
     reward_axis.grid(alpha=0.3)
     fig.tight_layout()
     path = Path(path)
