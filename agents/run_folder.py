@@ -10,6 +10,7 @@ leaves the run folder as it was (and ``arm eval`` of it still works).
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,17 @@ import yaml
 
 from agents.checkpoint import has_checkpoint, remove_checkpoint
 from agents.config import ConfigError, from_dict, save_config, to_dict
+from agents.logger import METRICS_NAME
 
 CONFIG_NAME = "config.yaml"
 
 HARMLESS_KEYS = ("progress", "checkpoint_every", "sample_every", "num_samples", "run_dir")
 """keys (at any depth) that may change on resume: they change how a run is watched and kept,
 not what it computes"""
+
+
+TENSORBOARD_DIR = "tb"
+"""the TensorBoard folder of every run folder"""
 
 
 def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -82,7 +88,9 @@ def start_run(
 ) -> bool:
     """Prepare ``run_dir`` for a run of ``config``; returns whether it resumes.
 
-    A fresh run (``resume`` False, or no checkpoint yet) forgets any old checkpoint and writes
+    A fresh run (``resume`` False, or no checkpoint yet) forgets any old checkpoint and the
+    old run's logs (``tb/`` and ``metrics.jsonl``: TensorBoard would draw the discarded run
+    under the new one, and its times would count as the new run's) and writes
     ``config.yaml`` at once. A resumed run only checks the config here (see
     :func:`check_resume`); call :func:`commit_config` once its checkpoint is restored.
     """
@@ -92,6 +100,8 @@ def start_run(
         check_resume(run_dir, config, allow_config_change, config_name)
         return True
     remove_checkpoint(run_dir)
+    shutil.rmtree(run_dir / TENSORBOARD_DIR, ignore_errors=True)
+    (run_dir / METRICS_NAME).unlink(missing_ok=True)
     save_config(config, run_dir / config_name)
     return False
 

@@ -172,3 +172,29 @@ def test_a_key_added_to_the_config_since_the_run_started_is_not_a_change(
     argv = ["arm", "train", "--config", CONFIG, *TINY, f"run_dir={stopped_run}"]
     assert main(argv) == 0
     assert main([*argv, "ppo.loss_backend=autograd"]) == 2  # a real change still is one
+
+
+def test_a_fresh_start_forgets_the_old_runs_logs_and_a_resume_keeps_them(tmp_path) -> None:
+    from dataclasses import dataclass
+
+    from agents.checkpoint import save_checkpoint
+    from agents.run_folder import start_run
+
+    @dataclass
+    class Tiny:
+        lr: float = 0.1
+
+    def old_logs() -> None:
+        (tmp_path / "tb").mkdir(exist_ok=True)
+        (tmp_path / "tb" / "events.out.tfevents.1").write_text("old")
+        (tmp_path / "metrics.jsonl").write_text('{"iteration": 1}\n')
+
+    old_logs()
+    assert start_run(tmp_path, Tiny(), resume=True) is False  # no checkpoint: a fresh start
+    assert not (tmp_path / "tb").exists() and not (tmp_path / "metrics.jsonl").exists()
+    save_checkpoint(tmp_path, 1, {"x": 1}, [])
+    old_logs()
+    assert start_run(tmp_path, Tiny(), resume=True) is True
+    assert (tmp_path / "tb" / "events.out.tfevents.1").is_file()
+    assert start_run(tmp_path, Tiny(), resume=False) is False  # --fresh
+    assert not (tmp_path / "tb").exists() and not (tmp_path / "metrics.jsonl").exists()
