@@ -182,6 +182,26 @@ def score_table(
     return "\n".join(lines)
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display on a server)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt, fig, path: str | Path) -> Path:
+    """Writes ``fig`` as a PNG at ``path`` (folders made) and frees it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_curves(
     history: list[dict[str, float]],
     keys: dict[str, str],
@@ -190,10 +210,7 @@ def plot_curves(
     title: str = "",
 ) -> Path:
     """One PNG with a panel per metric (``keys``: metric key -> panel title)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     present = {k: v for k, v in keys.items() if any(k in row for row in history)}
     if not present:
@@ -207,12 +224,7 @@ def plot_curves(
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_overoptimisation(
@@ -221,10 +233,7 @@ def plot_overoptimisation(
     """The over-optimisation curve (Gao et al. 2022, "Scaling laws for reward model
     overoptimization"): the training reward and the independent judge per PPO iteration on
     two axes, the best-judged iteration marked. None when the run logged no judge."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     rows = [row for row in history if reward_key in row and "judge/score" in row]
     if not rows:
@@ -242,9 +251,4 @@ def plot_overoptimisation(
     judge_axis.axvline(x[best], color="tab:orange", linestyle=":", alpha=0.7)
     reward_axis.set_title(f"training reward vs judge (best judged: iteration {int(x[best])})")
     reward_axis.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
