@@ -15,7 +15,6 @@ and ``arm4_up`` (a 4-joint test arm whose rest pose points straight up, in so101
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from agents.config import load_config
 from agents.train import limit_cpu_threads
 from configs import resolve_config
-from rlhf_arm.baselines import train_then_evaluate
+from rlhf_arm.baselines import record_row, seeded_run_overrides, train_then_evaluate
 from rlhf_arm.experiment import ContinuousConfig
 
 ARMS = {
@@ -57,17 +56,14 @@ def main() -> None:
         name, arm_overrides = ARMS[arm]
         for seed in args.seeds:
             run_dir = Path(args.runs) / f"{arm}-{args.steps}-s{seed}"
-            overrides = [*arm_overrides, *args.overrides, f"run.seed={seed}",
-                         f"run.total_timesteps={args.steps}", f"run_dir={run_dir}",
-                         "run.progress=false"]  # fmt: skip
+            overrides = seeded_run_overrides(
+                [*arm_overrides, *args.overrides], seed, args.steps, run_dir
+            )
             config = load_config(ContinuousConfig, resolve_config(name), overrides)
             metrics = train_then_evaluate(config, eval_kwargs={"random_start_fraction": 0.0})
             row = {"arm": arm, "seed": seed, "steps": args.steps, **metrics,
                    "overrides": args.overrides}  # fmt: skip
-            rows.append(row)
-            with out.open("a") as file:
-                file.write(json.dumps(row) + "\n")
-            print(json.dumps(row), flush=True)
+            record_row(out, rows, row)
     print("\n| arm | steps | seeds | success at 0.05 m (each) | mean | final distance (m) |")
     print("|---|---|---|---|---|---|")
     for arm in args.arms:

@@ -16,7 +16,6 @@ nominal and of the perturbed arm, from the rest pose. Appends one JSON line per 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 from agents.config import load_config
 from agents.train import limit_cpu_threads
 from configs import resolve_config
-from rlhf_arm.baselines import train_then_evaluate
+from rlhf_arm.baselines import record_row, seeded_run_overrides, train_then_evaluate
 from rlhf_arm.experiment import ContinuousConfig, evaluate_policy, load_run
 
 ROWS = {
@@ -51,9 +50,9 @@ def main() -> None:
     for row_name in args.rows:
         for seed in args.seeds:
             run_dir = Path(args.runs) / f"{row_name}-{args.steps}-s{seed}"
-            overrides = [*ROWS[row_name], *args.overrides, f"run.seed={seed}",
-                         f"run.total_timesteps={args.steps}", f"run_dir={run_dir}",
-                         "run.progress=false"]  # fmt: skip
+            overrides = seeded_run_overrides(
+                [*ROWS[row_name], *args.overrides], seed, args.steps, run_dir
+            )
             config = load_config(ContinuousConfig, resolve_config(args.config), overrides)
             perturbed = train_then_evaluate(config, eval_kwargs=PERTURBED)
             _, policy = load_run(run_dir)
@@ -66,10 +65,7 @@ def main() -> None:
                    "nominal_success": nominal["success_rate"],
                    "train_seconds": perturbed["train_seconds"],
                    "overrides": args.overrides}  # fmt: skip
-            rows.append(row)
-            with out.open("a") as file:
-                file.write(json.dumps(row) + "\n")
-            print(json.dumps(row), flush=True)
+            record_row(out, rows, row)
     print("\n| training | steps | seeds | perturbed success (each) | mean | nominal success |")
     print("|---|---|---|---|---|---|")
     for row_name in args.rows:

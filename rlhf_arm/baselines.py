@@ -7,9 +7,11 @@ any predictor on the same seeded episodes, and a timer.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -161,3 +163,19 @@ def train_then_evaluate(
     env_config = replace(config.env, kwargs={**config.env.kwargs, **(eval_kwargs or {})})
     metrics = evaluate_policy(policy, env_config, episodes=episodes, seed=12345)
     return {**metrics, "train_seconds": result.seconds, "global_step": result.global_step}
+
+
+def seeded_run_overrides(overrides: list[str], seed: int, steps: int, run_dir: Path) -> list[str]:
+    """A benchmark run's config overrides: the caller's, then seed, budget and run folder
+    (no progress bar: the benchmarks print one JSON line per finished run instead)."""
+    return [*overrides, f"run.seed={seed}", f"run.total_timesteps={steps}",
+            f"run_dir={run_dir}", "run.progress=false"]  # fmt: skip
+
+
+def record_row(out: Path, rows: list[dict], row: dict) -> None:
+    """Keeps a finished run's row: in ``rows``, as a line appended to ``out`` (so a long
+    benchmark stopped half-way keeps what it measured) and on stdout."""
+    rows.append(row)
+    with out.open("a") as file:
+        file.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
