@@ -22,7 +22,8 @@ only between iterations, where the state is consistent (:mod:`agents.checkpoint`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -196,6 +197,21 @@ def limit_cpu_threads(threads: int) -> None:
     threadpool_limits(threads, user_api="blas")
 
 
+@contextmanager
+def cpu_threads(threads: int) -> Iterator[None]:
+    """:func:`limit_cpu_threads` inside the ``with`` block only; torch's and BLAS's thread
+    counts are put back on the way out, exception or not."""
+    if threads < 1:
+        raise ValueError(f"torch_threads must be >= 1, got {threads}")
+    before = torch.get_num_threads()
+    with threadpool_limits(threads, user_api="blas"):  # restores BLAS's own counts on exit
+        torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
 @dataclass
 class _LoopState:
     """What the loop itself carries between iterations (and into checkpoints)."""
@@ -279,101 +295,103 @@ def train(
     """
     if isinstance(parts, torch.optim.Optimizer):
         parts = OptimizerParts(policy, parts, run_config)
-    limit_cpu_threads(run_config.torch_threads)
-    batch_steps = env.num_envs * run_config.num_steps
-    num_iterations = max(1, run_config.total_timesteps // batch_steps)
-    fresh_rows = _autoreset_mode(env) == AutoresetMode.DISABLED
+    # the caller's thread counts come back afterwards: the demo trains the arm on 1 thread,
+    # then the language models in the same process on every core
+    with cpu_threads(run_config.torch_threads):
+        batch_steps = env.num_envs * run_config.num_steps
+        num_iterations = max(1, run_config.total_timesteps // batch_steps)
+        fresh_rows = _autoreset_mode(env) == AutoresetMode.DISABLED
 
-    if seed_globals:
-        seed_everything(run_config.seed)
-    generator = torch.Generator().manual_seed(run_config.seed)
-    loop = _LoopState(0, 0, start_collection(env, run_config.seed), generator)
-    if resume and run_dir is not None and has_checkpoint(run_dir):
-        loop.restore(load_checkpoint(run_dir, {"parts": parts}), env)
-        if on_restored is not None:
-            on_restored()
+        if seed_globals:
+            seed_everything(run_config.seed)
+        generator = torch.Generator().manual_seed(run_config.seed)
+        loop = _LoopState(0, 0, start_collection(env, run_config.seed), generator)
+        if resume and run_dir is not None and has_checkpoint(run_dir):
+            loop.restore(load_checkpoint(run_dir, {"parts": parts}), env)
+            if on_restored is not None:
+                on_restored()
 
-    logger = MetricsLogger(Path(run_dir) / "tb" if run_dir else None, loop.global_step or None)
-    metrics_file = open_metrics_file(run_dir, loop.iteration) if run_dir else None
-    bar = tqdm(
-        total=num_iterations * batch_steps,
-        initial=loop.global_step,
-        unit="step",
-        disable=not run_config.progress,
-        dynamic_ncols=True,
-    )
-    result = TrainResult(loop.global_step, loop.iteration, 0.0)
-    start_time, start_iteration = time.perf_counter(), loop.iteration
+        logger = MetricsLogger(Path(run_dir) / "tb" if run_dir else None, loop.global_step or None)
+        metrics_file = open_metrics_file(run_dir, loop.iteration) if run_dir else None
+        bar = tqdm(
+            total=num_iterations * batch_steps,
+            initial=loop.global_step,
+            unit="step",
+            disable=not run_config.progress,
+            dynamic_ncols=True,
+        )
+        result = TrainResult(loop.global_step, loop.iteration, 0.0)
+        start_time, start_iteration = time.perf_counter(), loop.iteration
 
-    def checkpoint() -> None:
-        if run_dir is not None:
-            save_checkpoint(
-                run_dir, loop.iteration, loop.to_tree(env, fresh_rows), {"parts": parts}
-            )
+        def checkpoint() -> None:
+            if run_dir is not None:
+                save_checkpoint(
+                    run_dir, loop.iteration, loop.to_tree(env, fresh_rows), {"parts": parts}
+                )
 
-    try:
-        with DeferredInterrupt() as interrupt:
-            while loop.iteration < num_iterations:
-                if parts.stop or (
-                    stop_after is not None and loop.iteration - start_iteration >= stop_after
-                ):
-                    break
-                t0 = time.perf_counter()
-                metrics = dict(parts.before_rollout(loop.iteration, num_iterations))
-                if fresh_rows:
-                    loop.collect = start_collection(env, seed=None)  # the env's RNG draws
-                batch, loop.collect, episodes = collect_rollout(
-                    env, policy, run_config.num_steps, loop.collect,
-                    parts.collect_device, parts.keep_observations,
-                )  # fmt: skip
-                batch = batch.to(parts.collect_device)  # text on a GPU: one device for all
-                t1 = time.perf_counter()
-                metrics.update(parts.shape_rewards(batch))
-                batch.advantages, batch.returns = compute_gae(
-                    batch.rewards, batch.values, batch.next_values, batch.terminated,
-                    batch.truncated, batch.mask, ppo_config.gamma, ppo_config.gae_lambda,
-                )  # fmt: skip
-                metrics.update(ppo_update(policy, parts.stepper, batch, ppo_config, generator))
-                extras = parts.after_update(batch, loop.iteration + 1, generator)
-                loop.iteration += 1
-                loop.global_step += batch_steps
-                metrics.update(episodes.summary())
-                metrics.update({k: v for k, v in extras.items() if not isinstance(v, str)})
-                t2 = time.perf_counter()
-                metrics["time/sps"] = batch_steps / (t2 - t0)
-                metrics["time/rollout_s"] = t1 - t0
-                metrics["time/update_s"] = t2 - t1  # shaping, GAE, PPO epochs, after_update
-                metrics["time/iteration_s"] = t2 - t0
-                logger.log(metrics, loop.global_step)
-                for tag, markdown in extras.items():
-                    if isinstance(markdown, str):
-                        logger.text(tag, markdown, loop.global_step)
-                row = {
-                    "iteration": float(loop.iteration),
-                    "global_step": float(loop.global_step),
-                    **metrics,
-                }
-                result.history.append(row)
-                if metrics_file is not None:
-                    write_metrics_row(metrics_file, row)
-                bar.update(batch_steps)
-                bar.set_postfix(_postfix(metrics), refresh=False)
-                if on_iteration is not None:
-                    on_iteration(loop.iteration, metrics)
-                due = loop.iteration % run_config.checkpoint_every == 0 or parts.stop
-                interrupt.boundary(checkpoint, due)
-            else:
-                checkpoint()  # the final one
-    finally:
-        bar.close()
-        logger.close()
-        if metrics_file is not None:
-            metrics_file.close()
-    if stop_after is not None and loop.iteration < num_iterations:
-        checkpoint()
-    result.global_step, result.iterations = loop.global_step, loop.iteration
-    result.seconds = time.perf_counter() - start_time
-    return result
+        try:
+            with DeferredInterrupt() as interrupt:
+                while loop.iteration < num_iterations:
+                    if parts.stop or (
+                        stop_after is not None and loop.iteration - start_iteration >= stop_after
+                    ):
+                        break
+                    t0 = time.perf_counter()
+                    metrics = dict(parts.before_rollout(loop.iteration, num_iterations))
+                    if fresh_rows:
+                        loop.collect = start_collection(env, seed=None)  # the env's RNG draws
+                    batch, loop.collect, episodes = collect_rollout(
+                        env, policy, run_config.num_steps, loop.collect,
+                        parts.collect_device, parts.keep_observations,
+                    )  # fmt: skip
+                    batch = batch.to(parts.collect_device)  # text on a GPU: one device for all
+                    t1 = time.perf_counter()
+                    metrics.update(parts.shape_rewards(batch))
+                    batch.advantages, batch.returns = compute_gae(
+                        batch.rewards, batch.values, batch.next_values, batch.terminated,
+                        batch.truncated, batch.mask, ppo_config.gamma, ppo_config.gae_lambda,
+                    )  # fmt: skip
+                    metrics.update(ppo_update(policy, parts.stepper, batch, ppo_config, generator))
+                    extras = parts.after_update(batch, loop.iteration + 1, generator)
+                    loop.iteration += 1
+                    loop.global_step += batch_steps
+                    metrics.update(episodes.summary())
+                    metrics.update({k: v for k, v in extras.items() if not isinstance(v, str)})
+                    t2 = time.perf_counter()
+                    metrics["time/sps"] = batch_steps / (t2 - t0)
+                    metrics["time/rollout_s"] = t1 - t0
+                    metrics["time/update_s"] = t2 - t1  # shaping, GAE, PPO epochs, after_update
+                    metrics["time/iteration_s"] = t2 - t0
+                    logger.log(metrics, loop.global_step)
+                    for tag, markdown in extras.items():
+                        if isinstance(markdown, str):
+                            logger.text(tag, markdown, loop.global_step)
+                    row = {
+                        "iteration": float(loop.iteration),
+                        "global_step": float(loop.global_step),
+                        **metrics,
+                    }
+                    result.history.append(row)
+                    if metrics_file is not None:
+                        write_metrics_row(metrics_file, row)
+                    bar.update(batch_steps)
+                    bar.set_postfix(_postfix(metrics), refresh=False)
+                    if on_iteration is not None:
+                        on_iteration(loop.iteration, metrics)
+                    due = loop.iteration % run_config.checkpoint_every == 0 or parts.stop
+                    interrupt.boundary(checkpoint, due)
+                else:
+                    checkpoint()  # the final one
+        finally:
+            bar.close()
+            logger.close()
+            if metrics_file is not None:
+                metrics_file.close()
+        if stop_after is not None and loop.iteration < num_iterations:
+            checkpoint()
+        result.global_step, result.iterations = loop.global_step, loop.iteration
+        result.seconds = time.perf_counter() - start_time
+        return result
 
 
 def _postfix(metrics: dict[str, float]) -> dict[str, str]:

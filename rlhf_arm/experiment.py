@@ -22,7 +22,7 @@ from agents.flat import flatten_parameters
 from agents.gaussian import GaussianActorCritic
 from agents.ppo import PPOConfig
 from agents.run_folder import CONFIG_NAME, commit_config, start_run
-from agents.train import RunConfig, TrainResult, limit_cpu_threads, train
+from agents.train import RunConfig, TrainResult, cpu_threads, train
 from rlhf_arm.video import record_video  # noqa: F401 - its old home; imports keep working
 
 
@@ -133,19 +133,20 @@ def train_from_config(
     """
     run_dir = Path(config.run_dir)
     resuming = start_run(run_dir, config, resume, allow_config_change)
-    # threads first: the orthogonal initialisation's QR rounds differently on 1 and 2 threads
-    limit_cpu_threads(config.run.torch_threads)
-    torch.manual_seed(config.run.seed)  # the policy's initial weights
-    env = make_vector_env(config.env)
-    try:
-        policy = build_policy(config, env)
-        optimizer = make_optimizer(policy, config.run)
-        return train(
-            env, policy, optimizer, config.ppo, config.run, run_dir, resuming, stop_after,
-            on_restored=lambda: commit_config(run_dir, config),
-        )  # fmt: skip
-    finally:
-        env.close()
+    # threads first: the orthogonal initialisation's QR rounds differently on 1 and 2 threads;
+    # the caller's counts come back afterwards (the demo's text models use every core)
+    with cpu_threads(config.run.torch_threads):
+        torch.manual_seed(config.run.seed)  # the policy's initial weights
+        env = make_vector_env(config.env)
+        try:
+            policy = build_policy(config, env)
+            optimizer = make_optimizer(policy, config.run)
+            return train(
+                env, policy, optimizer, config.ppo, config.run, run_dir, resuming, stop_after,
+                on_restored=lambda: commit_config(run_dir, config),
+            )  # fmt: skip
+        finally:
+            env.close()
 
 
 def load_run(run_dir: str | Path) -> tuple[ContinuousConfig, GaussianActorCritic]:

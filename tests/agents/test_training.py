@@ -205,6 +205,36 @@ def test_resume_with_an_optimiser_of_another_layout_says_to_start_afresh(tmp_pat
         train(env, policy, flat_optimizer, PPO, cfg, tmp_path)
 
 
+def test_cpu_threads_puts_back_the_callers_counts_even_on_error():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from agents.train import cpu_threads
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    torch_before = torch.get_num_threads()
+    with threadpool_limits(2, user_api="blas"):
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError, match="inside"), cpu_threads(1):
+            assert torch.get_num_threads() == 1 and set(blas_threads()) == {1}
+            raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2 and set(blas_threads()) == {2}
+    torch.set_num_threads(torch_before)
+
+
+def test_training_leaves_the_processs_thread_count_as_it_found_it(tmp_path):
+    """The demo trains the arm on 1 thread, then its language models in the same process:
+    they must get every core back."""
+    torch_before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _run(total=256, seed=0, run_dir=tmp_path, stop_after=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(torch_before)
+
+
 def test_limit_cpu_threads_sets_torchs_and_blas_threads():
     from threadpoolctl import threadpool_info, threadpool_limits
 
