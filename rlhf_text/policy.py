@@ -13,7 +13,9 @@ whole rollout in one forward pass, as DeepSpeed-Chat's ``generate_experience`` d
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from torch.nn import functional as F
 
 from agents.policy import ActOutput, EvalOutput
 from agents.rollout import RolloutBatch
+from rlhf_text.shared_trunk import record_block_outputs, replay_trunk, trunk_rows
 
 
 @dataclass
@@ -138,6 +141,10 @@ class TokenActorCritic(nn.Module):
             value_head(critic)  # fail early on a critic without a scalar head
         self._actor_cache_kwarg = _cache_kwarg(actor)
         self._warpers = self._make_warpers()
+        # frozen bottom blocks whose output a rollout records once for every later pass
+        # (rlhf_text.shared_trunk); set by the builder, 0 keeps every pass whole
+        self.actor_trunk_blocks = 0
+        self.critic_trunk_blocks = 0
 
     def _make_warpers(self) -> list[Any]:
         """transformers' own warpers in ``generate``'s order, so sampling matches it exactly."""
@@ -233,21 +240,52 @@ class TokenActorCritic(nn.Module):
         full_mask = torch.cat([mask, mask.new_ones(actions.shape)], dim=1)
         return full_ids, full_mask, ids.shape[1]
 
-    def _values(self, ids: torch.Tensor, mask: torch.Tensor, keep: int) -> torch.Tensor:
+    def _values(
+        self, ids: torch.Tensor, mask: torch.Tensor, keep: int, extras: dict[str, Any]
+    ) -> torch.Tensor:
         """V at the last ``keep`` positions, (B, keep)."""
         positions = _positions(mask)
         if self.critic is None:
-            out = self.actor(
-                input_ids=ids, attention_mask=mask, position_ids=positions,
-                output_hidden_states=True, use_cache=False, logits_to_keep=1,
-            )  # fmt: skip
+            with self._replaying("actor", extras, ids.shape[1]) as actor:
+                out = actor(
+                    input_ids=ids, attention_mask=mask, position_ids=positions,
+                    output_hidden_states=True, use_cache=False, logits_to_keep=1,
+                )  # fmt: skip
             hidden, head = out.hidden_states[-1], self.shared_value_head
         else:
-            out = self.critic.base_model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False
-            )
+            with self._replaying("critic", extras, ids.shape[1]) as critic:
+                out = critic.base_model(
+                    input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False
+                )
             hidden, head = out.last_hidden_state, value_head(self.critic)
         return head(hidden[:, -keep:]).squeeze(-1).float()
+
+    def _replaying(
+        self, role: str, extras: dict[str, Any], width: int
+    ) -> contextlib.AbstractContextManager[nn.Module]:
+        """The actor or critic, its frozen trunk replayed from ``extras[role + "_trunk"]``
+        (recorded by :meth:`recording_trunk`) when the rollout kept one."""
+        model = self.actor if role == "actor" else self.critic
+        recorded = extras.get(f"{role}_trunk")
+        if recorded is None:
+            return contextlib.nullcontext(model)
+        count = getattr(self, f"{role}_trunk_blocks")
+        return replay_trunk(model, count, trunk_rows(recorded, width))
+
+    @contextlib.contextmanager
+    def recording_trunk(
+        self, role: str, extras: dict[str, Any], also: tuple[int, ...] = ()
+    ) -> Iterator[dict[int, Any]]:
+        """Within the block, a pass of the actor or critic over a whole rollout keeps its
+        frozen trunk's output in ``extras[role + "_trunk"]``, for every later pass of the
+        update (:meth:`evaluate`); ``also`` records the outputs of further blocks."""
+        model = self.actor if role == "actor" else self.critic
+        count = getattr(self, f"{role}_trunk_blocks")
+        indices = [n - 1 for n in (count, *also) if n > 0]
+        with record_block_outputs(model, indices) as outputs:
+            yield outputs
+        if count and isinstance(outputs.get(count - 1), torch.Tensor):
+            extras[f"{role}_trunk"] = outputs[count - 1]
 
     def evaluate(
         self,
@@ -267,19 +305,21 @@ class TokenActorCritic(nn.Module):
         """
         ids, mask, _ = self.sequences(observations, actions)
         t = actions.shape[1]
-        out = self.actor(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=_positions(mask),
-            use_cache=False,
-            logits_to_keep=t + 1,
-        )
+        extras = extras or {}
+        with self._replaying("actor", extras, ids.shape[1]) as actor:
+            out = actor(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=_positions(mask),
+                use_cache=False,
+                logits_to_keep=t + 1,
+            )
         logits = out.logits[:, :t].float() / self.sampling.temperature  # (B, T, V)
         logprobs_all = F.log_softmax(logits, dim=-1)
         logprobs = logprobs_all.gather(-1, actions[..., None].long()).squeeze(-1)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.entropy_grad):
             entropy = -(logprobs_all.exp() * logprobs_all).sum(-1)  # (B, T)
-        values = self._values(ids, mask, t + 1)[:, :t]
+        values = self._values(ids, mask, t + 1, extras)[:, :t]
         return EvalOutput(logprobs=logprobs, entropy=entropy, values=values)
 
     @torch.no_grad()
@@ -291,11 +331,12 @@ class TokenActorCritic(nn.Module):
         """
         ids, mask, _ = self.sequences(batch.observations, batch.actions)
         t = batch.actions.shape[1]
-        both = self._values(ids, mask, t + 1)
+        with self.recording_trunk("actor" if self.critic is None else "critic", batch.extras):
+            both = self._values(ids, mask, t + 1, {})
         return both[:, :t], both[:, 1:]
 
     @torch.no_grad()
     def value(self, observations: dict[str, torch.Tensor], state: Any = None) -> torch.Tensor:
         """V of (B, W) observations (the critic reads the whole text), (B,)."""
         ids, mask = _trim_left(observations["input_ids"], observations["attention_mask"])
-        return self._values(ids, mask, 1)[:, 0]
+        return self._values(ids, mask, 1, {})[:, 0]

@@ -25,7 +25,7 @@ from rlhf_text.engine import TrainEngine
 from rlhf_text.models import load_causal_lm, load_tokenizer, load_value_model
 from rlhf_text.policy import TokenActorCritic
 from rlhf_text.ppo_config import LoraConfig, PPOTextConfig
-from rlhf_text.shared_trunk import shared_frozen_blocks
+from rlhf_text.shared_trunk import frozen_bottom_blocks, shared_frozen_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -108,10 +108,15 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
     if config.ema_decay is not None:
         ema = copy.deepcopy(policy.actor).eval().requires_grad_(False)
     shared = 0
-    if reference is not None and config.deepspeed is None:
-        shared = shared_frozen_blocks(policy.actor, reference)
-        if shared:
-            logger.info("the reference replays the actor's %d frozen bottom blocks", shared)
+    if config.deepspeed is None:  # a DeepSpeed engine's modules stay as it wrapped them
+        policy.actor_trunk_blocks = frozen_bottom_blocks(policy.actor)
+        policy.critic_trunk_blocks = frozen_bottom_blocks(critic) if critic is not None else 0
+        if reference is not None:
+            shared = shared_frozen_blocks(policy.actor, reference)
+        logger.info(
+            "frozen bottom blocks run once per iteration: actor %d, critic %d, shared with "
+            "the reference %d", policy.actor_trunk_blocks, policy.critic_trunk_blocks, shared,
+        )  # fmt: skip
     return PPOModels(
         tokenizer, policy, reference, actor_engine, critic_engine, env, ema, device, shared
     )

@@ -36,7 +36,7 @@ from rlhf_text.ppo import (
 )
 from rlhf_text.ppo_config import LoraConfig, PPOTextConfig, TextEnvConfig
 from rlhf_text.ppo_models import PPOModels, build_models, save_best_actor, save_outputs
-from rlhf_text.shared_trunk import record_trunk, replay_trunk
+from rlhf_text.shared_trunk import replay_trunk
 
 __all__ = ["LoraConfig", "PPOModels", "PPOTextConfig", "TextEnvConfig", "TextPPOParts", "run_ppo"]
 
@@ -47,26 +47,31 @@ def _reference_logprobs(
     models: PPOModels, batch: RolloutBatch, temperature: float, exact_kl: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The reference's log-probs of the response tokens (B, T) and, with ``exact_kl``, the
-    exact per-token KL of the actor from it over the vocabulary (B, T)."""
-    ids, mask, _ = models.policy.sequences(batch.observations, batch.actions)
+    exact per-token KL of the actor from it over the vocabulary (B, T).
+
+    The actor's own pass here (for the exact KL) also records its frozen trunk: the
+    reference replays it while the two trunks are equal, and so does every update epoch
+    (``batch.extras["actor_trunk"]``, :mod:`rlhf_text.shared_trunk`).
+    """
+    policy = models.policy
+    ids, mask, _ = policy.sequences(batch.observations, batch.actions)
     length = batch.actions.shape[1]
-    if models.reference is not None:
+    shared = models.shared_blocks if models.reference is not None else 0
+    log_p = trunk = None
+    if exact_kl or shared or policy.actor_trunk_blocks:
+        with torch.no_grad(), policy.recording_trunk("actor", batch.extras, (shared,)) as trunk:
+            log_p = response_log_softmax(policy.actor, ids, mask, length, temperature)
+    if models.reference is None:  # LoRA: the base weights, adapters off, are the reference
+        reference = _adapters_off(policy.actor)
+    elif shared and trunk is not None:
+        reference = replay_trunk(models.reference, shared, trunk[shared - 1])
+    else:
         reference = contextlib.nullcontext(models.reference)
-    else:  # LoRA: the base weights, adapters off, are the reference
-        reference = _adapters_off(models.policy.actor)
-    if exact_kl and models.shared_blocks and models.reference is not None:
-        # the actor's pass first: its frozen bottom blocks' outputs are the reference's too
-        with torch.no_grad(), record_trunk(models.policy.actor, models.shared_blocks) as trunk:
-            log_p = response_log_softmax(models.policy.actor, ids, mask, length, temperature)
-        reference = replay_trunk(models.reference, trunk)
     with torch.no_grad(), reference as model:
         log_q = response_log_softmax(model, ids, mask, length, temperature)  # (B, T, V)
     ref_logprobs = log_q.gather(-1, ids[:, -length:, None]).squeeze(-1)
-    if not exact_kl:
+    if not exact_kl or log_p is None:
         return ref_logprobs, None
-    if not (models.shared_blocks and models.reference is not None):
-        with torch.no_grad():
-            log_p = response_log_softmax(models.policy.actor, ids, mask, length, temperature)
     return ref_logprobs, kl_of_log_softmax(log_p, log_q)
 
 

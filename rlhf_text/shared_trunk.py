@@ -1,20 +1,29 @@
-"""The reference pass on a frozen trunk: compute the bottom blocks once, not twice.
+"""Frozen bottom blocks run once per PPO iteration, not once per pass.
 
-With ``actor.train_layers: k`` the actor's embeddings and bottom ``N - k`` blocks never
-change, so they stay equal, bit for bit, to the reference's (both start from step 1's
-model). Each PPO iteration runs both models over the same batch (the reference's log-probs
-for the KL penalty, the actor's for the exact KL): the reference's bottom blocks would
-recompute what the actor's just computed. :func:`replay_shared_trunk` records the actor's
-bottom-block outputs and plays them back inside the reference, which then runs only its
-embeddings and its top ``k`` blocks: for SmolLM2-135M with ``k = 4`` of 30 blocks, the
-reference pass costs about a seventh of what it did. The result is the same tensor the full
-pass gives (a test checks it), because the same weights see the same inputs.
+With ``train_layers: k`` a model's embeddings and bottom ``N - k`` blocks never change
+during training, so on the same batch they return the same output every time. Each PPO
+iteration passes over its batch several times: the actor for the exact KL, the reference
+for the KL penalty, and the actor and critic again in every update epoch. Here the frozen
+trunk's output is recorded once (:func:`record_block_outputs`, a forward hook) and played
+back (:func:`replay_trunk`, stand-in modules), so the later passes run only the embeddings
+and the top ``k`` blocks: for SmolLM2-135M with ``k = 4`` of 30 blocks, about a seventh of
+the work.
+
+- The reference: while the actor's bottom blocks equal the reference's, bit for bit (both
+  start from the SFT model; :func:`shared_frozen_blocks`), the reference replays the actor's
+  trunk. TRL and DeepSpeed-Chat run the reference whole.
+- The update: the actor and critic replay their own trunks (:func:`frozen_bottom_blocks`),
+  recorded before the first epoch and cut to each minibatch's rows and width
+  (:func:`trunk_rows`).
+
+The replayed pass gives the full pass's result (tests check both uses), because the same
+weights see the same inputs.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -69,8 +78,26 @@ def _as_list(modules: nn.Module | list[nn.Module]) -> list[nn.Module]:
     return modules if isinstance(modules, list) else [modules]
 
 
+def frozen_bottom_blocks(model: nn.Module) -> int:
+    """How many bottom blocks of ``model`` give the same output on the same batch all through
+    a PPO update: the blocks that train nothing, counted from the bottom, provided that the
+    embeddings below them train nothing either (0 otherwise, or without a block stack)."""
+    try:
+        blocks = transformer_blocks(model)
+    except ValueError:
+        return 0
+    if any(p.requires_grad for m in _embeddings(model) for p in m.parameters()):
+        return 0
+    count = 0
+    for block in blocks:
+        if any(p.requires_grad for p in block.parameters()):
+            break
+        count += 1
+    return count
+
+
 class _Replay(nn.Module):
-    """Stands in for a block: returns what the actor's twin block returned on this batch."""
+    """Stands in for a block: returns a recorded output whatever it is given."""
 
     def __init__(self, output: Any) -> None:
         super().__init__()
@@ -81,15 +108,15 @@ class _Replay(nn.Module):
 
 
 @contextlib.contextmanager
-def record_trunk(actor: nn.Module, count: int) -> Iterator[dict[int, Any]]:
-    """Records the outputs of the actor's bottom ``count`` blocks during the enclosed pass."""
+def record_block_outputs(model: nn.Module, indices: Iterable[int]) -> Iterator[dict[int, Any]]:
+    """Records what the blocks ``indices`` (0 is the bottom) return during the enclosed pass."""
     outputs: dict[int, Any] = {}
-    blocks = transformer_blocks(actor)
+    blocks = transformer_blocks(model)
     hooks = [
         blocks[index].register_forward_hook(
             lambda module, args, output, index=index: outputs.__setitem__(index, output)
         )
-        for index in range(count)
+        for index in set(indices)
     ]
     try:
         yield outputs
@@ -99,15 +126,26 @@ def record_trunk(actor: nn.Module, count: int) -> Iterator[dict[int, Any]]:
 
 
 @contextlib.contextmanager
-def replay_trunk(reference: nn.Module, outputs: dict[int, Any]) -> Iterator[nn.Module]:
-    """The reference with its bottom blocks replaced by replays of ``outputs`` (restored
-    after). Use it only on the batch ``outputs`` were recorded on, with the same mask."""
-    blocks = transformer_blocks(reference)
-    originals = {index: blocks[index] for index in outputs}
+def replay_trunk(model: nn.Module, count: int, output: Any) -> Iterator[nn.Module]:
+    """``model`` with its bottom ``count`` blocks replaced by stand-ins that return ``output``
+    (what block ``count - 1`` returned, recorded on the same rows, with the same mask); the
+    blocks are put back afterwards. Only the blocks above run, so only they cost time."""
+    blocks = transformer_blocks(model)
+    originals = [blocks[index] for index in range(count)]
+    replay = _Replay(output)
     try:
-        for index, output in outputs.items():
-            blocks[index] = _Replay(output)
-        yield reference
+        for index in range(count):
+            blocks[index] = replay
+        yield model
     finally:
-        for index, block in originals.items():
+        for index, block in enumerate(originals):
             blocks[index] = block
+
+
+def trunk_rows(output: torch.Tensor, width: int) -> torch.Tensor:
+    """A recorded block output ``(rows, positions, hidden)`` cut to the last ``width``
+    positions: a minibatch's left padding is trimmed less far than the whole batch's, and
+    the real tokens' outputs do not depend on the padding in front of them."""
+    if output.shape[1] < width:
+        raise ValueError(f"recorded {output.shape[1]} positions, the batch has {width}")
+    return output[:, -width:]

@@ -286,30 +286,50 @@ def test_judge_stop_ends_at_the_warning_and_keeps_the_best_judged_actor(
     assert run_ppo(run) == []  # resumed: still stopped
 
 
-def test_an_actor_training_its_top_block_shares_the_frozen_trunk_with_the_reference(
+def test_frozen_trunks_recorded_once_per_iteration_change_no_number(
     step_dirs, tmp_path, tiny_tokenizer
 ) -> None:
-    """The replayed reference pass changes nothing: same run, same numbers as the full pass."""
+    """The reference replaying the actor's frozen trunk, and every update epoch replaying the
+    actor's and critic's own, give the same run as full passes: same KL, losses and values,
+    over two epochs of two minibatches (rows whose left padding differs from the batch's)."""
     from rlhf_text import ppo_models
-    from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm
+    from rlhf_text.freeze import transformer_blocks
+    from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, tiny_value_model
 
     deeper = TinyModelConfig(n_layer=3, n_embd=32, n_head=2, n_positions=64)
-    tiny_causal_lm(tiny_tokenizer, deeper).save_pretrained(tmp_path / "sft")
-    tiny_tokenizer.save_pretrained(tmp_path / "sft")
-    top = ModelConfig(name_or_path=str(tmp_path / "sft"), train_layers=1)
-    shared = []
+    for name, build in (("sft", tiny_causal_lm), ("rm", tiny_value_model)):
+        build(tiny_tokenizer, deeper).save_pretrained(tmp_path / name)
+        tiny_tokenizer.save_pretrained(tmp_path / name)
+    actor = ModelConfig(name_or_path=str(tmp_path / "sft"), train_layers=1)
+    critic = ModelConfig(name_or_path=str(tmp_path / "rm"), train_layers=1)
+    counts, bottom_calls = [], []
     build = ppo_models.build_models
 
     def recording_build(*args, **kwargs):
         models = build(*args, **kwargs)
-        shared.append(models.shared_blocks)
+        policy = models.policy
+        counts.append((models.shared_blocks, policy.actor_trunk_blocks, policy.critic_trunk_blocks))
+        calls = {"actor": 0, "critic": 0}
+        bottom_calls.append(calls)
+        for role in calls:
+            block = transformer_blocks(getattr(policy, role))[0]
+            block.register_forward_hook(
+                lambda *_, role=role: calls.__setitem__(role, calls[role] + 1)
+            )
         return models
 
+    two_by_two = replace(TextPPOConfig(), update_epochs=2, num_minibatches=2)
+    run = config(step_dirs, tmp_path / "replayed", actor=actor, critic=critic, ppo=two_by_two)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("rlhf_text.ppo_trainer.build_models", recording_build)
-        replayed = run_ppo(config(step_dirs, tmp_path / "replayed", actor=top, iterations=2))
+        replayed = run_ppo(replace(run, iterations=2))
         patch.setattr(ppo_models, "shared_frozen_blocks", lambda actor, reference: 0)
-        full = run_ppo(config(step_dirs, tmp_path / "full", actor=top, iterations=2))
-    assert shared == [2, 0]
-    for key in ("objective/kl_exact", "objective/kl", "loss/policy"):
-        assert [r[key] for r in replayed] == pytest.approx([r[key] for r in full], abs=1e-6), key
+        patch.setattr(ppo_models, "frozen_bottom_blocks", lambda model: 0)
+        full = run_ppo(replace(run, iterations=2, run_dir=str(tmp_path / "full")))
+    assert counts == [(2, 2, 2), (0, 0, 0)]
+    # 2 iterations x 2 epochs x 2 minibatches: passes the replay spares each bottom block
+    assert {
+        role: full_calls - bottom_calls[0][role] for role, full_calls in bottom_calls[1].items()
+    } == {"actor": 8, "critic": 8}
+    for key in ("objective/kl_exact", "objective/kl", "loss/policy", "loss/value"):
+        assert [r[key] for r in replayed] == pytest.approx([r[key] for r in full], abs=1e-5), key
