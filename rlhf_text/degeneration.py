@@ -160,7 +160,10 @@ class OverOptimisationMonitor:
     ``window`` iterations is the least-squares slope times ``window - 1`` (the fitted change
     across the window), which a single noisy iteration moves less than an endpoint difference.
     It warns when the reward's change is above ``reward_tolerance`` and the judge's is below
-    ``-judge_tolerance``. It also keeps the iteration with the best judge mean, the one whose
+    ``-judge_tolerance``, and, when each judge mean comes with its standard error (a mean of
+    a few sampled answers is noisy), also below ``-noise_z`` standard errors of that fitted
+    change: a judge that merely wobbles inside its sampling noise does not warn. It also keeps
+    the iteration with the best judge mean, the one whose
     checkpoint a trainer should keep. Its fields are plain values: a trainer saves
     ``dataclasses.asdict(monitor)`` and resumes with ``OverOptimisationMonitor(**saved)``.
 
@@ -170,13 +173,18 @@ class OverOptimisationMonitor:
             (reward units), at least 0. Defaults to 0.0.
         judge_tolerance: least fall of the judge across the window that counts (judge
             units), at least 0. Defaults to 0.0.
+        noise_z: how many standard errors of the judge's fitted change its fall must exceed,
+            at least 0 (0: ignore the noise). Defaults to 2.0.
     """
 
     window: int = 5
     reward_tolerance: float = 0.0
     judge_tolerance: float = 0.0
+    noise_z: float = 2.0
     history: list[tuple[int, float, float]] = field(default_factory=list)
     """(iteration, reward mean, judge mean) as fed"""
+    judge_stderrs: list[float] = field(default_factory=list)
+    """each fed judge mean's standard error (0.0 when not given), in step with ``history``"""
     best_iteration: int | None = None
     """the iteration with the highest judge mean so far (the first of equals)"""
     best_judge: float = -math.inf
@@ -185,13 +193,18 @@ class OverOptimisationMonitor:
     def __post_init__(self) -> None:
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 2:
             raise ValueError(f"window must be an int >= 2, got {self.window!r}")
-        for name in ("reward_tolerance", "judge_tolerance"):
+        for name in ("reward_tolerance", "judge_tolerance", "noise_z"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
-    def update(self, iteration: int, reward_mean: float, judge_mean: float) -> str | None:
+    def update(
+        self, iteration: int, reward_mean: float, judge_mean: float, judge_stderr: float = 0.0
+    ) -> str | None:
         """Record one iteration; return a warning string when over-optimisation shows, else None.
+
+        ``judge_stderr`` is the judge mean's standard error (the scores' standard deviation
+        over the square root of their count), or 0.0 when unknown.
 
         Raises:
             ValueError: a NaN or infinite mean.
@@ -202,6 +215,11 @@ class OverOptimisationMonitor:
                 f"reward {reward_mean!r}, judge {judge_mean!r}"
             )
         self.history.append((iteration, float(reward_mean), float(judge_mean)))
+        # a monitor resumed from before standard errors were kept has none for its history
+        self.judge_stderrs = [0.0] * (len(self.history) - 1 - len(self.judge_stderrs)) + [
+            *self.judge_stderrs,
+            float(judge_stderr),
+        ]
         if judge_mean > self.best_judge:
             self.best_iteration, self.best_judge = iteration, float(judge_mean)
         if len(self.history) < self.window:
@@ -211,7 +229,11 @@ class OverOptimisationMonitor:
         # least-squares slope; the centred steps sum to 0, so a flat series gives exactly 0
         slopes = steps @ (recent[:, 1:] - recent[:, 1:].mean(axis=0)) / (steps @ steps)
         reward_change, judge_change = slopes * (self.window - 1)  # fitted change over the window
-        if reward_change > self.reward_tolerance and judge_change < -self.judge_tolerance:
+        # the fitted change is a weighted sum of the window's means: its standard error
+        weights = steps * (self.window - 1) / (steps @ steps)
+        noise = float(np.sqrt(np.sum((weights * self.judge_stderrs[-self.window :]) ** 2)))
+        fall = max(self.judge_tolerance, self.noise_z * noise)
+        if reward_change > self.reward_tolerance and judge_change < -fall:
             return (
                 f"possible reward over-optimisation at iteration {iteration}: over the last "
                 f"{self.window} iterations the training reward rose by {reward_change:+.3g} "

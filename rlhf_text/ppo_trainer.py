@@ -206,8 +206,11 @@ class TextPPOParts:
 
     def _judge(self, iteration: int, prompts: list[str], responses: list[str]) -> dict:
         """The judge's mean score, and the over-optimisation check against the training score."""
-        judged = float(np.mean(self.judge.score(prompts, responses)))
-        warning = self.monitor.update(iteration, self._training_score(), judged)
+        scores = np.asarray(self.judge.score(prompts, responses), dtype=np.float64)
+        judged, stderr = float(scores.mean()), float(scores.std(ddof=1) / np.sqrt(scores.size))
+        warning = self.monitor.update(
+            iteration, self._training_score(), judged, stderr if scores.size > 1 else 0.0
+        )
         out: dict[str, float | str] = {
             "judge/score": judged,
             "judge/best_iteration": float(self.monitor.best_iteration),

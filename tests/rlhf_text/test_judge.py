@@ -327,6 +327,30 @@ def test_monitor_tolerance_ignores_small_falls():
     )
 
 
+def test_monitor_ignores_a_judge_falling_inside_its_sampling_noise():
+    """A 16-answer judge mean with standard error 0.1 wobbles by a few hundredths: no
+    warning. The same fall, measured on many more answers (standard error 0.005), warns."""
+    rewards, judges = [0.0, 1.0, 2.0, 3.0, 4.0], [0.50, 0.48, 0.47, 0.45, 0.44]
+    for stderr, warns in ((0.1, False), (0.005, True)):
+        monitor = OverOptimisationMonitor(window=5)
+        last = [
+            monitor.update(i, r, j, stderr)
+            for i, (r, j) in enumerate(zip(rewards, judges, strict=True))
+        ]
+        assert (last[-1] is not None) is warns, stderr
+    silent = OverOptimisationMonitor(window=5, noise_z=0.0)  # noise ignored: the old rule
+    assert [
+        silent.update(i, r, j, 0.1) for i, (r, j) in enumerate(zip(rewards, judges, strict=True))
+    ][-1]
+
+
+def test_a_monitor_saved_without_standard_errors_resumes():
+    saved = {"window": 3, "history": [[0, 0.0, 0.5], [1, 1.0, 0.9]], "best_iteration": 1}
+    monitor = OverOptimisationMonitor(**saved, best_judge=0.9)
+    assert monitor.update(2, 2.0, 0.1, 0.01) is not None
+    assert monitor.judge_stderrs == [0.0, 0.0, 0.01]
+
+
 def test_monitor_resumes_from_its_saved_fields():
     rewards, judges = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 0.9, 0.8, 0.6, 0.4, 0.3]
     whole = OverOptimisationMonitor(window=3)
