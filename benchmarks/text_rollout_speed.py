@@ -8,12 +8,16 @@ of ``--repeats``:
   (the KV cache is the policy's state; each step feeds one token and also returns the
   token's log-probability, which ``generate`` does not compute);
 - ``collect_rollout``: the loop above through the shared core's ``collect_rollout`` (what PPO
-  runs), which adds the bookkeeping and one critic pass over the whole rollout for values.
+  runs), which adds the bookkeeping and the values. ``--critic shared`` (the default): a
+  value head on the actor reads each step's hidden state, so the values cost no pass of
+  their own. ``--critic separate``: a critic of the actor's size (DeepSpeed-Chat's layout)
+  reads the whole rollout in one pass at the end; the last column gives that pass's share.
 
 Stop tokens are off on both sides so every row makes exactly N tokens and the counts agree.
 The reward is a cheap rule (response length): scoring is not what is measured here.
 
     .venv/bin/python benchmarks/text_rollout_speed.py [--model DIR] [--batch-sizes 1 8 64]
+        [--critic shared|separate]
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import torch
 from agents.collect import collect_rollout, start_collection, to_tensor
 from envs.text_gen import TextGenVectorEnv
 from rlhf_text.policy import TokenActorCritic
-from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, train_tokenizer
+from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, tiny_value_model, train_tokenizer
 
 PROMPTS = [
     "Human: How do I keep basil alive indoors? Assistant:",
@@ -45,18 +49,24 @@ def response_length(prompts: list[str], responses: list[str]) -> list[float]:
     return [float(len(r.split())) for r in responses]
 
 
-def load_model(path: str | None, threads: int):
+def load_models(path: str | None, threads: int, separate_critic: bool):
+    """Tokenizer, actor, and a critic of the same architecture (None for a shared head)."""
     torch.set_num_threads(threads)
     if path:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from rlhf_text.models import ModelConfig, load_value_model
+
         tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return tokenizer, AutoModelForCausalLM.from_pretrained(path).eval()
+        model = AutoModelForCausalLM.from_pretrained(path).eval()
+        critic = load_value_model(ModelConfig(name_or_path=path), tokenizer)
+        return tokenizer, model, critic.eval() if separate_critic else None
     tokenizer = train_tokenizer(PROMPTS * 20, vocab_size=2048, min_frequency=1)
-    model = tiny_causal_lm(tokenizer, TinyModelConfig(n_layer=4, n_embd=256, n_head=4))
-    return tokenizer, model
+    tiny = TinyModelConfig(n_layer=4, n_embd=256, n_head=4)
+    critic = tiny_value_model(tokenizer, tiny).eval() if separate_critic else None
+    return tokenizer, tiny_causal_lm(tokenizer, tiny), critic
 
 
 def time_generate(model, tokenizer, prompts: list[str], new_tokens: int) -> float:
@@ -84,8 +94,9 @@ def time_env_loop(env: TextGenVectorEnv, policy, prompts: list[str], new_tokens:
 
 
 def time_collect(env: TextGenVectorEnv, policy, new_tokens: int) -> tuple[float, float]:
-    """Seconds of the whole ``collect_rollout`` and of its one critic pass within it."""
-    critic_seconds = []
+    """Seconds of the whole ``collect_rollout`` and of its one critic pass within it (0 with
+    a shared value head: there is none)."""
+    critic_seconds = [0.0]
     rollout_values = policy.rollout_values
 
     def timed_rollout_values(batch):
@@ -101,7 +112,7 @@ def time_collect(env: TextGenVectorEnv, policy, new_tokens: int) -> tuple[float,
     seconds = time.perf_counter() - start
     del policy.rollout_values
     assert batch.shape[1] == new_tokens
-    return seconds, critic_seconds[0]
+    return seconds, critic_seconds[-1]
 
 
 def main() -> None:
@@ -111,14 +122,18 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--critic", choices=["shared", "separate"], default="shared",
+        help="a value head on the actor, or a critic model of the actor's size",
+    )  # fmt: skip
     args = parser.parse_args()
-    tokenizer, model = load_model(args.model, args.threads)
-    policy = TokenActorCritic(model).eval()
+    tokenizer, model, critic = load_models(args.model, args.threads, args.critic == "separate")
+    policy = TokenActorCritic(model, critic).eval()
     params = sum(p.numel() for p in model.parameters()) / 1e6
     print(
         f"model {args.model or 'tiny GPT-2 (4 x 256)'} ({params:.1f} M parameters), "
-        f"{args.new_tokens} new tokens per row, torch threads {args.threads}, "
-        f"best of {args.repeats}\n"
+        f"{args.critic} critic, {args.new_tokens} new tokens per row, torch threads "
+        f"{args.threads}, best of {args.repeats}\n"
     )
     print("| batch | generate tok/s | env loop tok/s | collect_rollout tok/s "
           "| env loop / generate | collect / generate | critic pass in collect |")  # fmt: skip

@@ -6,9 +6,11 @@ chosen token as the observation's last column and the actor reads only that toke
 env-driven rollout costs what ``model.generate`` costs (tests/rlhf_text/test_policy.py shows
 it yields exactly ``generate``'s tokens, greedy and sampled). Nothing is replayed.
 
-The critic (a transformer with a scalar head, separate weights by default) is not run per
-token: ``act`` returns ``values=None`` and :meth:`TokenActorCritic.rollout_values` scores the
-whole rollout in one forward pass, as DeepSpeed-Chat's ``generate_experience`` does.
+A separate critic (a transformer with a scalar head, the default) is not run per token:
+``act`` returns ``values=None`` and :meth:`TokenActorCritic.rollout_values` scores the whole
+rollout in one forward pass, as DeepSpeed-Chat's ``generate_experience`` does. A shared value
+head (``critic=None``) reads the hidden state the actor's step has already computed, so a
+rollout's values cost nothing beyond generation.
 """
 
 from __future__ import annotations
@@ -167,8 +169,10 @@ class TokenActorCritic(nn.Module):
 
     def _actor_step(
         self, observations: dict[str, torch.Tensor], state: LMState | None
-    ) -> tuple[torch.Tensor, LMState]:
-        """Next-token logits (B, V) in float32, feeding only what the cache has not seen."""
+    ) -> tuple[torch.Tensor, LMState, torch.Tensor | None]:
+        """Next-token logits (B, V) in float32, feeding only what the cache has not seen, the
+        new state, and with a shared value head the values V(observations) (B,), read off
+        the same pass's last hidden state (None with a separate critic)."""
         if state is None:
             ids, mask = _trim_left(observations["input_ids"], observations["attention_mask"])
             positions = _positions(mask)
@@ -185,11 +189,15 @@ class TokenActorCritic(nn.Module):
             position_ids=positions,
             use_cache=True,
             logits_to_keep=1,
+            output_hidden_states=self.critic is None,
             **{self._actor_cache_kwarg: cache},
         )
         new_cache = out["cache"] if "cache" in out else out.get("past_key_values")
         logits = out.logits[:, -1].to(dtype=torch.float32, copy=True)
-        return logits, LMState(new_cache, mask, positions[:, -1])
+        values = None
+        if self.critic is None:
+            values = self.shared_value_head(out.hidden_states[-1][:, -1]).squeeze(-1).float()
+        return logits, LMState(new_cache, mask, positions[:, -1]), values
 
     @torch.no_grad()
     def act(
@@ -206,10 +214,11 @@ class TokenActorCritic(nn.Module):
             deterministic: greedy (argmax of the raw logits), as ``generate(do_sample=False)``.
 
         Returns:
-            tokens (B,), log-probs (B,) under softmax(logits / temperature), ``values=None``
-            (see :meth:`rollout_values`), and the new state.
+            tokens (B,), log-probs (B,) under softmax(logits / temperature), the values
+            V(observations) of a shared value head (None with a separate critic: see
+            :meth:`rollout_values`), and the new state.
         """
-        logits, new_state = self._actor_step(observations, state)
+        logits, new_state, values = self._actor_step(observations, state)
         if deterministic:
             tokens = logits.argmax(-1)
         else:
@@ -220,7 +229,7 @@ class TokenActorCritic(nn.Module):
             tokens = torch.multinomial(probs, num_samples=1).squeeze(1)
         logprobs = F.log_softmax(logits / self.sampling.temperature, dim=-1)
         logprob = logprobs.gather(-1, tokens[:, None]).squeeze(-1)
-        return ActOutput(tokens, logprob, None, new_state)
+        return ActOutput(tokens, logprob, values, new_state)
 
     # -- whole responses --------------------------------------------------------------------
 
@@ -337,6 +346,10 @@ class TokenActorCritic(nn.Module):
 
     @torch.no_grad()
     def value(self, observations: dict[str, torch.Tensor], state: Any = None) -> torch.Tensor:
-        """V of (B, W) observations (the critic reads the whole text), (B,)."""
+        """V of (B, W) observations, (B,). The critic reads the whole text; a shared value
+        head given the rollout's state reads only the newest token, through the KV cache
+        (which grows by that token: the end of a rollout)."""
+        if self.critic is None and state is not None:
+            return self._actor_step(observations, state)[2]
         ids, mask = _trim_left(observations["input_ids"], observations["attention_mask"])
         return self._values(ids, mask, 1, {})[:, 0]

@@ -194,3 +194,22 @@ def test_ppo_update_on_text_rows(tiny_tokenizer, tiny_lm) -> None:
     assert metrics["policy/approx_kl"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["policy/clipfrac"] == 0.0
     assert any(not torch.equal(a, b) for a, b in zip(before, policy.parameters(), strict=True))
+
+
+def test_a_shared_value_head_costs_no_pass_beyond_generation(tiny_tokenizer, tiny_lm) -> None:
+    """Its values come from each step's hidden state: the actor runs once per token, plus
+    one one-token step for the last value, and never over the whole rollout."""
+    policy = TokenActorCritic(tiny_lm)
+    torch.nn.init.normal_(policy.shared_value_head.weight)
+    widths = []
+    hook = tiny_lm.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]),
+        with_kwargs=True,
+    )
+    policy.rollout_values = None  # the separate critic's whole-rollout pass must not run
+    env = make_env(tiny_tokenizer, max_new_tokens=6)
+    batch, _, _ = collect(policy, env, max_new_tokens=6)
+    hook.remove()
+    steps = batch.shape[1]
+    assert len(widths) == steps + 1 and widths[1:] == [1] * steps  # the prompt, then 1 token
+    assert batch.values[batch.mask > 0].abs().sum() > 0
