@@ -7,12 +7,15 @@ import math
 from pathlib import Path
 from typing import TextIO
 
+from agents import ranks
+
 METRICS_NAME = "metrics.jsonl"
 """One JSON line of metrics per iteration, for plots and reports that do not read TensorBoard."""
 
 
 class MetricsLogger:
-    """Writes scalar dicts to TensorBoard under ``log_dir`` (a no-op when ``log_dir`` is None).
+    """Writes scalar dicts to TensorBoard under ``log_dir`` (a no-op when ``log_dir`` is None,
+    and on every rank but 0 of a multi-process run, whose ranks log the same numbers).
 
     Args:
         log_dir: the event-file folder.
@@ -22,7 +25,7 @@ class MetricsLogger:
 
     def __init__(self, log_dir: str | Path | None, purge_step: int | None = None) -> None:
         self.writer = None
-        if log_dir is not None:
+        if log_dir is not None and ranks.rank() == 0:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)

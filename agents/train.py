@@ -35,6 +35,7 @@ from gymnasium.vector import AutoresetMode
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from agents import ranks
 from agents.checkpoint import (
     capture_rng,
     env_snapshot,
@@ -312,12 +313,14 @@ def train(
                 on_restored()
 
         logger = MetricsLogger(Path(run_dir) / "tb" if run_dir else None, loop.global_step or None)
-        metrics_file = open_metrics_file(run_dir, loop.iteration) if run_dir else None
+        # one writer per run: the other ranks of a multi-process run log the same numbers
+        main_rank = ranks.rank() == 0
+        metrics_file = open_metrics_file(run_dir, loop.iteration) if run_dir and main_rank else None
         bar = tqdm(
             total=num_iterations * batch_steps,
             initial=loop.global_step,
             unit="step",
-            disable=not run_config.progress,
+            disable=not (run_config.progress and main_rank),
             dynamic_ncols=True,
         )
         result = TrainResult(loop.global_step, loop.iteration, 0.0)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agents import ranks
 from agents.checkpoint import (
     capture_rng,
     has_checkpoint,
@@ -264,7 +265,10 @@ def train_loop(
         metrics_logger.log({**static_metrics, **initial}, 0)
     # the state at the last weight update: what a checkpoint records
     snapshot = {"position": asdict(position), "rng": capture_rng(), "initial": initial}
-    bar = tqdm(total=run_steps, initial=position.step, unit="step", disable=not config.progress)
+    bar = tqdm(
+        total=run_steps, initial=position.step, unit="step",
+        disable=not config.progress or ranks.rank() != 0,  # one bar, not one per rank
+    )  # fmt: skip
     start_time, start_step = time.perf_counter(), position.step
     order = epoch_order(num_examples, config.seed, position.epoch)
 

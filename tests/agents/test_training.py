@@ -249,3 +249,17 @@ def test_limit_cpu_threads_sets_torchs_and_blas_threads():
     torch.set_num_threads(torch_before)
     with pytest.raises(ValueError, match="torch_threads must be >= 1"):
         limit_cpu_threads(0)
+
+
+def test_only_rank_0_writes_logs(tmp_path, monkeypatch):
+    """Every rank of a multi-process run logs the same numbers: one copy, from rank 0."""
+    from agents import ranks
+
+    monkeypatch.setattr(ranks, "rank", lambda: 1)
+    _run(total=256, seed=0, run_dir=tmp_path, stop_after=1)
+    assert not (tmp_path / "metrics.jsonl").exists() and not (tmp_path / "tb").exists()
+    monkeypatch.setattr(ranks, "rank", lambda: 0)
+    _run(total=256, seed=0, run_dir=tmp_path / "main", stop_after=1)
+    assert (tmp_path / "main" / "metrics.jsonl").read_text() and any(
+        (tmp_path / "main" / "tb").iterdir()
+    )
