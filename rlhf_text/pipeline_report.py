@@ -110,8 +110,9 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
         stages.update()
         stages.set_postfix_str(f"{name.upper()} answers to {len(metric_prompts)} held-out prompts")
         summary[name], responses[name] = held_out_metrics(
-            model, sft, tokenizer, scorer, metric_prompts, length, config.report.seed, judge
-        )
+            model, sft, tokenizer, scorer, metric_prompts, length, config.report.seed, judge,
+            config.report.batch_size,
+        )  # fmt: skip
     if judge is not None:  # does PPO answer better than SFT, by a judge it never saw?
         summary["judge"] = {
             kind: win_rate(judge, metric_prompts, responses["ppo"][kind], responses["sft"][kind])
@@ -131,7 +132,13 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     base = _base_model(config, tokenizer)
     answers, scores, judged = {}, {}, {}
     for name, model in (("base", base), ("SFT", sft), ("PPO", ppo)):
-        answers[name], _ = generate_responses(model, tokenizer, table_prompts, length)
+        known = responses.get(name.lower(), {}).get("greedy", [])
+        if len(table_prompts) <= len(known):  # the same prompts, answered greedily above
+            answers[name] = known[: len(table_prompts)]
+        else:
+            answers[name], _ = generate_responses(
+                model, tokenizer, table_prompts, length, batch_size=config.report.batch_size
+            )
         scores[name] = scorer.score(list(table_prompts), answers[name])
         if judge is not None:
             judged[name] = judge.score(list(table_prompts), answers[name])

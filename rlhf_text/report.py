@@ -109,6 +109,7 @@ def held_out_metrics(
     max_new_tokens: int,
     seed: int,
     judge=None,
+    batch_size: int = 16,
 ) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Mean reward-model score of sampled responses (and of greedy ones), the exact KL to the
     reference, the degeneration statistics of the sampled responses and, with ``judge`` (a
@@ -118,9 +119,12 @@ def held_out_metrics(
         The metrics, and the responses themselves (``"sampled"``, ``"greedy"``).
     """
     sampled, sampled_ids = generate_responses(
-        model, tokenizer, prompts, max_new_tokens, do_sample=True, seed=seed
+        model, tokenizer, prompts, max_new_tokens, do_sample=True, seed=seed,
+        batch_size=batch_size,
+    )  # fmt: skip
+    greedy, _ = generate_responses(
+        model, tokenizer, prompts, max_new_tokens, do_sample=False, batch_size=batch_size
     )
-    greedy, _ = generate_responses(model, tokenizer, prompts, max_new_tokens, do_sample=False)
     scores = scorer.score(list(prompts), sampled)
     greedy_scores = scorer.score(list(prompts), greedy)
     metrics = {

@@ -57,3 +57,9 @@ def test_naming_the_judge_model_without_one_is_refused() -> None:
     with pytest.raises(ValueError, match="judge_rm is not configured"):
         resolve(config)
     assert steps(resolve(load_config(PipelineConfig, CONFIGS[0]))) == ("sft", "rm", "ppo")
+
+
+def test_the_reports_batch_size_must_be_positive() -> None:
+    assert load_config(PipelineConfig, CONFIGS[0], ["report.batch_size=8"]).report.batch_size == 8
+    with pytest.raises((ConfigError, ValueError), match="report.batch_size must be >= 1"):
+        load_config(PipelineConfig, CONFIGS[0], ["report.batch_size=0"])
