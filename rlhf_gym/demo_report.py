@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from agents.logger import read_metrics
-from rlhf_text.pipeline_report import judge_rows, probe_rows
+from rlhf_text.pipeline_report import degeneration_rows, judge_rows, probe_rows
 from rlhf_text.report import plot_curves
 
 ARM_CURVES = {
@@ -226,6 +226,7 @@ def _text_rows(text: dict[str, Any]) -> list[tuple[str, str]]:
         ("KL(PPO || SFT) per response (nats; exact over the vocabulary at each token)",
          f"{ppo['kl_to_reference']:.3f}"),
         *judge_rows(text),
+        *degeneration_rows(text),
         ("wall-clock of this invocation (s): SFT / RM / PPO",
          " / ".join(f"{steps.get(step, float('nan')):.0f}" for step in ("sft", "rm", "ppo"))),
     ]  # fmt: skip

@@ -45,6 +45,7 @@ class ReportConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"report.batch_size must be >= 1, got {self.batch_size}")
+
     progress: bool = True
     """show a progress bar over the report's stages"""
 

@@ -206,6 +206,24 @@ def _judge_rows(summary: dict[str, Any]) -> list[str]:
     return [f"| {name} | {value} |" for name, value in judge_rows(summary)]
 
 
+def degeneration_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """How the sampled answers degenerate, SFT against PPO (:mod:`rlhf_text.degeneration`):
+    a PPO that games its reward model repeats itself, narrows its words or rambles."""
+    sft, ppo = summary["sft"], summary["ppo"]
+    rows = [("mean response length in words (sampled): SFT / PPO",
+             f"{sft['response_words']:.1f} / {ppo['response_words']:.1f}")]  # fmt: skip
+    for key, name, form in (
+        ("repeated_ngram_rate", "repeated 3-gram rate", ".3f"),
+        ("distinct_1", "distinct-1 (distinct words / words)", ".3f"),
+        ("distinct_2", "distinct-2 (distinct word pairs / pairs)", ".3f"),
+        ("looping_rate", "answers that loop", ".0%"),
+    ):
+        key = f"degeneration/{key}"
+        if key in sft and key in ppo:
+            rows.append((f"{name} (sampled): SFT / PPO", f"{sft[key]:{form}} / {ppo[key]:{form}}"))
+    return rows
+
+
 def probe_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The reward model's accuracy on the probe pairs (:mod:`rlhf_text.probes`)."""
     probes = summary.get("rm_probes")
@@ -237,11 +255,7 @@ def _markdown(summary: dict[str, Any], table_prompts) -> str:
             f"{ppo['greedy_score_mean']:+.3f} |",
             "| KL(PPO actor \\|\\| SFT reference) per response (nats; exact over the vocabulary "
             f"at each token, summed) | {ppo['kl_to_reference']:.3f} |",
-            f"| mean response length in words: SFT / PPO | {sft['response_words']:.1f} / "
-            f"{ppo['response_words']:.1f} |",
-            f"| repeated 3-gram rate of sampled responses: SFT / PPO | "
-            f"{sft['degeneration/repeated_ngram_rate']:.3f} / "
-            f"{ppo['degeneration/repeated_ngram_rate']:.3f} |",
+            *[f"| {name} | {value} |" for name, value in degeneration_rows(summary)],
             *_judge_rows(summary),
             "",
             "## The same held-out prompts, three models (greedy; reward-model and judge scores)",
