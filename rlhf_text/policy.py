@@ -183,21 +183,37 @@ class TokenActorCritic(nn.Module):
             mask = torch.cat([state.attention_mask, ones], dim=1)
             positions = (state.last_position + 1)[:, None]
             cache = state.cache
-        out = self.actor(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            logits_to_keep=1,
-            output_hidden_states=self.critic is None,
-            **{self._actor_cache_kwarg: cache},
-        )
+        with self._head_input() as head_input:
+            out = self.actor(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._actor_cache_kwarg: cache},
+            )
         new_cache = out["cache"] if "cache" in out else out.get("past_key_values")
         logits = out.logits[:, -1].to(dtype=torch.float32, copy=True)
         values = None
-        if self.critic is None:
-            values = self.shared_value_head(out.hidden_states[-1][:, -1]).squeeze(-1).float()
+        if head_input:  # the last hidden state, as the LM head read it
+            values = self.shared_value_head(head_input[0][:, -1]).squeeze(-1).float()
         return logits, LMState(new_cache, mask, positions[:, -1]), values
+
+    @contextlib.contextmanager
+    def _head_input(self) -> Iterator[list[torch.Tensor]]:
+        """With a shared value head, collects what the actor's LM head reads: the final
+        hidden state. A hook on the head costs nothing; ``output_hidden_states`` would make
+        transformers capture every block's output, a quarter of a one-token step at batch 1."""
+        seen: list[torch.Tensor] = []
+        head = self.actor.get_output_embeddings() if self.critic is None else None
+        if head is None:
+            yield seen
+            return
+        hook = head.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+        try:
+            yield seen
+        finally:
+            hook.remove()
 
     @torch.no_grad()
     def act(
