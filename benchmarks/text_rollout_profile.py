@@ -5,7 +5,8 @@ trunk, stop tokens off, a cheap rule reward): for each batch size, ``generate``,
 (``TextGenVectorEnv`` stepped by ``TokenActorCritic.act``) and ``collect_rollout`` are timed
 (best of ``--repeats``, taking turns, after a warm-up round), then one ``collect_rollout``
 runs under cProfile and its time is split into the policy's ``act`` calls, the critic pass
-(``rollout_values``) and the rest (env steps, bookkeeping).
+(``rollout_values``: none here, since the value head on the actor reads each step's hidden
+state inside ``act``) and the rest (env steps, bookkeeping).
 
     .venv/bin/python benchmarks/text_rollout_profile.py [--batch-sizes 1 8 64] [--top 0]
 """
