@@ -22,8 +22,7 @@ only between iterations, where the state is consistent (:mod:`agents.checkpoint`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -32,7 +31,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from agents import ranks
@@ -47,6 +45,7 @@ from agents.checkpoint import (
     save_checkpoint,
 )
 from agents.collect import CollectState, collect_rollout, start_collection
+from agents.cpu_threads import cpu_threads, limit_cpu_threads  # noqa: F401 (re-exported)
 from agents.gae import compute_gae
 from agents.interrupt import DeferredInterrupt
 from agents.logger import MetricsLogger, open_metrics_file, write_metrics_row
@@ -183,34 +182,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def limit_cpu_threads(threads: int) -> None:
-    """Run torch's CPU ops and numpy's BLAS (the matmuls of the closed-form PPO gradient,
-    :mod:`agents.gaussian_grad`) on at most ``threads`` threads each, for the whole process.
-
-    OpenBLAS would otherwise start one thread per core for a ``(256, 64)`` matmul, which on a
-    shared or pinned core costs more than it saves; 1 is what this repository's timings use.
-    """
-    if threads < 1:
-        raise ValueError(f"torch_threads must be >= 1, got {threads}")
-    torch.set_num_threads(threads)
-    threadpool_limits(threads, user_api="blas")
-
-
-@contextmanager
-def cpu_threads(threads: int) -> Iterator[None]:
-    """:func:`limit_cpu_threads` inside the ``with`` block only; torch's and BLAS's thread
-    counts are put back on the way out, exception or not."""
-    if threads < 1:
-        raise ValueError(f"torch_threads must be >= 1, got {threads}")
-    before = torch.get_num_threads()
-    with threadpool_limits(threads, user_api="blas"):  # restores BLAS's own counts on exit
-        torch.set_num_threads(threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
 
 
 @dataclass

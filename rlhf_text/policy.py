@@ -203,7 +203,7 @@ class TokenActorCritic(nn.Module):
     def _head_input(self) -> Iterator[list[torch.Tensor]]:
         """With a shared value head, collects what the actor's LM head reads: the final
         hidden state. A hook on the head costs nothing; ``output_hidden_states`` would make
-        transformers capture every block's output, a quarter of a one-token step at batch 1."""
+        transformers capture every block's output, which costs most at batch 1."""
         seen: list[torch.Tensor] = []
         head = self.actor.get_output_embeddings() if self.critic is None else None
         if head is None:
