@@ -16,61 +16,31 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import time
 from collections.abc import Callable
 from functools import partial
 
-import torch
+from text_rollout_speed import (  # the benchmark beside this one: its model, prompts, env
+    PROMPTS,
+    load_models,
+    make_env,
+    time_collect,
+    time_env_loop,
+    time_generate,
+)
 
-from agents.collect import collect_rollout, start_collection, to_tensor
-from envs.text_gen import TextGenVectorEnv
 from rlhf_text.policy import TokenActorCritic
-from rlhf_text.tiny import TinyModelConfig, tiny_causal_lm, train_tokenizer
-
-PROMPTS = [
-    "Human: How do I keep basil alive indoors? Assistant:",
-    "Human: What is a good way to start running? Assistant:",
-    "Human: Why is the sky blue? Assistant:",
-    "Human: How should I store fresh bread? Assistant:",
-]
 
 
-def response_length(prompts: list[str], responses: list[str]) -> list[float]:
-    return [float(len(response.split())) for response in responses]
-
-
-def interleaved_best(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Best seconds of each run, the runs taking turns (load changes hit all alike); the
-    first round warms up and is not counted."""
+def interleaved_best(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Best seconds of each timed run, the runs taking turns (load changes hit all alike);
+    the first round warms up and is not counted."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for repeat in range(repeats + 1):
         for name, run in runs.items():
-            start = time.perf_counter()
-            run()
+            seconds = run()
             if repeat:
-                times[name].append(time.perf_counter() - start)
+                times[name].append(seconds)
     return {name: min(values) for name, values in times.items()}
-
-
-@torch.no_grad()
-def generate(model, tokenizer, prompts: list[str], new_tokens: int) -> None:
-    inputs = tokenizer(prompts, return_tensors="pt", padding=True)
-    model.generate(**inputs, do_sample=True, top_k=0, max_new_tokens=new_tokens,
-                   eos_token_id=None, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-
-
-def env_loop(env: TextGenVectorEnv, policy, prompts: list[str], new_tokens: int) -> None:
-    obs, _ = env.reset(options={"prompts": prompts})
-    state = None
-    for _ in range(new_tokens):
-        out = policy.act(to_tensor(obs), state)
-        state = out.state
-        obs, *_ = env.step(out.actions.numpy())
-
-
-def collect(env: TextGenVectorEnv, policy, new_tokens: int) -> None:
-    state = start_collection(env, seed=None)
-    collect_rollout(env, policy, new_tokens, state, keep_observations="first_step")
 
 
 def cumulative(stats: pstats.Stats, module: str, function: str) -> float:
@@ -89,9 +59,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--top", type=int, default=0, help="also print cProfile's top N")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    tokenizer = train_tokenizer(PROMPTS * 40, vocab_size=2048, min_frequency=1)
-    model = tiny_causal_lm(tokenizer, TinyModelConfig(n_layer=4, n_embd=256, n_head=4))
+    tokenizer, model, _ = load_models(None, args.threads, separate_critic=False)
     policy = TokenActorCritic(model).eval()
     n = args.new_tokens
     print(f"{n} new tokens per row, torch threads {args.threads}, best of {args.repeats}\n")
@@ -99,21 +67,17 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|")
     for batch_size in args.batch_sizes:
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch_size)]
-        env = TextGenVectorEnv(
-            batch_size, tokenizer, prompts, response_length, max_prompt_len=48,
-            max_new_tokens=n, stop_token_ids=[],
-        )  # fmt: skip
-        env.reset(seed=0)
+        env = make_env(tokenizer, prompts, n)
         seconds = interleaved_best(
             {
-                "generate": partial(generate, model, tokenizer, prompts, n),
-                "env_loop": partial(env_loop, env, policy, prompts, n),
-                "collect": partial(collect, env, policy, n),
+                "generate": partial(time_generate, model, tokenizer, prompts, n),
+                "env_loop": partial(time_env_loop, env, policy, prompts, n),
+                "collect": lambda: time_collect(env, policy, n)[0],  # noqa: B023 (called here)
             },
             args.repeats,
         )
         profile = cProfile.Profile()
-        profile.runcall(collect, env, policy, n)
+        profile.runcall(time_collect, env, policy, n)
         stats = pstats.Stats(profile)
         total = cumulative(stats, "collect.py", "collect_rollout")
         act = cumulative(stats, "policy.py", "act")

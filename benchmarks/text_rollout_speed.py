@@ -61,12 +61,24 @@ def load_models(path: str | None, threads: int, separate_critic: bool):
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(path).eval()
-        critic = load_value_model(ModelConfig(name_or_path=path), tokenizer)
-        return tokenizer, model, critic.eval() if separate_critic else None
+        critic = None
+        if separate_critic:
+            critic = load_value_model(ModelConfig(name_or_path=path), tokenizer).eval()
+        return tokenizer, model, critic
     tokenizer = train_tokenizer(PROMPTS * 20, vocab_size=2048, min_frequency=1)
     tiny = TinyModelConfig(n_layer=4, n_embd=256, n_head=4)
     critic = tiny_value_model(tokenizer, tiny).eval() if separate_critic else None
     return tokenizer, tiny_causal_lm(tokenizer, tiny), critic
+
+
+def make_env(tokenizer, prompts: list[str], new_tokens: int) -> TextGenVectorEnv:
+    """The text env over ``prompts`` (one row each), stop tokens off, reset once."""
+    env = TextGenVectorEnv(
+        len(prompts), tokenizer, prompts, response_length, max_prompt_len=48,
+        max_new_tokens=new_tokens, stop_token_ids=[],
+    )  # fmt: skip
+    env.reset(seed=0)
+    return env
 
 
 def time_generate(model, tokenizer, prompts: list[str], new_tokens: int) -> float:
@@ -140,11 +152,7 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for batch_size in args.batch_sizes:
         prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch_size)]
-        env = TextGenVectorEnv(
-            batch_size, tokenizer, prompts, response_length, max_prompt_len=48,
-            max_new_tokens=args.new_tokens, stop_token_ids=[],
-        )  # fmt: skip
-        env.reset(seed=0)
+        env = make_env(tokenizer, prompts, args.new_tokens)
         times: dict[str, list[float]] = {"generate": [], "env": [], "collect": []}
         critic_share = []
         for repeat in range(args.repeats + 1):  # the first round warms up, not counted
