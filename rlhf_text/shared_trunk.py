@@ -40,19 +40,22 @@ def shared_frozen_blocks(actor: nn.Module, reference: nn.Module) -> int:
     no block stack is found (a DeepSpeed ZeRO-3 model's parameters are partitioned and so
     never compare equal: the fallback is the plain full pass).
     """
+    frozen = frozen_bottom_blocks(actor)  # 0 also without a block stack
+    if not frozen:
+        return 0
     try:
-        actor_blocks, reference_blocks = transformer_blocks(actor), transformer_blocks(reference)
+        reference_blocks = transformer_blocks(reference)
     except ValueError:
         return 0
-    actor_embeddings, reference_embeddings = _embeddings(actor), _embeddings(reference)
+    actor_blocks = transformer_blocks(actor)
     if len(actor_blocks) != len(reference_blocks) or not _same(
-        actor_embeddings, reference_embeddings
+        _embeddings(actor), _embeddings(reference)
     ):
         return 0
     shared = 0
-    for actor_block, reference_block in zip(actor_blocks, reference_blocks, strict=True):
-        if any(p.requires_grad for p in actor_block.parameters()):
-            break
+    for actor_block, reference_block in zip(
+        actor_blocks[:frozen], reference_blocks[:frozen], strict=True
+    ):
         if not _same(actor_block, reference_block):
             break
         shared += 1
