@@ -59,8 +59,9 @@ def _reference_logprobs(
     shared = models.shared_blocks if models.reference is not None else 0
     log_p = trunk = None
     if exact_kl or shared or policy.actor_trunk_blocks:
+        keep = length if exact_kl else 0  # without the exact KL only the trunk is wanted
         with torch.no_grad(), policy.recording_trunk("actor", batch.extras, (shared,)) as trunk:
-            log_p = response_log_softmax(policy.actor, ids, mask, length, temperature)
+            log_p = response_log_softmax(policy.actor, ids, mask, keep, temperature)
     if models.reference is None:  # LoRA: the base weights, adapters off, are the reference
         reference = _adapters_off(policy.actor)
     elif shared and trunk is not None:
@@ -207,10 +208,10 @@ class TextPPOParts:
     def _judge(self, iteration: int, prompts: list[str], responses: list[str]) -> dict:
         """The judge's mean score, and the over-optimisation check against the training score."""
         scores = np.asarray(self.judge.score(prompts, responses), dtype=np.float64)
-        judged, stderr = float(scores.mean()), float(scores.std(ddof=1) / np.sqrt(scores.size))
-        warning = self.monitor.update(
-            iteration, self._training_score(), judged, stderr if scores.size > 1 else 0.0
-        )
+        judged, stderr = float(scores.mean()), 0.0
+        if scores.size > 1:
+            stderr = float(scores.std(ddof=1) / np.sqrt(scores.size))
+        warning = self.monitor.update(iteration, self._training_score(), judged, stderr)
         out: dict[str, float | str] = {
             "judge/score": judged,
             "judge/best_iteration": float(self.monitor.best_iteration),
