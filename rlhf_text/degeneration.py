@@ -193,6 +193,9 @@ class OverOptimisationMonitor:
     def __post_init__(self) -> None:
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 2:
             raise ValueError(f"window must be an int >= 2, got {self.window!r}")
+        # a monitor saved before standard errors were kept has none for its history
+        missing = len(self.history) - len(self.judge_stderrs)
+        self.judge_stderrs = [0.0] * missing + list(self.judge_stderrs)
         for name in ("reward_tolerance", "judge_tolerance", "noise_z"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
@@ -215,11 +218,7 @@ class OverOptimisationMonitor:
                 f"reward {reward_mean!r}, judge {judge_mean!r}"
             )
         self.history.append((iteration, float(reward_mean), float(judge_mean)))
-        # a monitor resumed from before standard errors were kept has none for its history
-        self.judge_stderrs = [0.0] * (len(self.history) - 1 - len(self.judge_stderrs)) + [
-            *self.judge_stderrs,
-            float(judge_stderr),
-        ]
+        self.judge_stderrs.append(float(judge_stderr))
         if judge_mean > self.best_judge:
             self.best_iteration, self.best_judge = iteration, float(judge_mean)
         if len(self.history) < self.window:
