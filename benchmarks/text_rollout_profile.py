@@ -19,7 +19,8 @@ import pstats
 from collections.abc import Callable
 from functools import partial
 
-from text_rollout_speed import (  # the benchmark beside this one: its model, prompts, env
+from rlhf_text.policy import TokenActorCritic
+from rlhf_text.rollout_bench import (  # text_rollout_speed.py's setting
     PROMPTS,
     load_models,
     make_env,
@@ -27,8 +28,6 @@ from text_rollout_speed import (  # the benchmark beside this one: its model, pr
     time_env_loop,
     time_generate,
 )
-
-from rlhf_text.policy import TokenActorCritic
 
 
 def interleaved_best(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
