@@ -10,20 +10,15 @@ model writes:
   on its last words, the question's subject echoed, or a filler sentence);
 - ``evasive``: "I don't know.", "That is a good question. Let me think about it. I am not
   sure.", sometimes changing the subject;
-- ``off_topic``: a fluent answer to a question from another topic;
-- ``generic``: on topic but empty, words that fit any question of its kind ("To learn SQL,
-  start with the basics."): a policy that learned to restate the question drifts here, and
-  without these rows a reward model pays it for the restated words.
+- ``off_topic``: a fluent answer to a question from another topic.
 
-So a reward model can separate them by content: overlap with the prompt's words, specific
-words, no repeated phrases, a reasonable length. Every question is asked in 2-5 phrasings
-(question templates below, or the literal ``ask:`` questions of :mod:`rlhf_text.assets`);
-about one prompt in five opens with a short greeting turn, so prompts can have two Human
-turns. Each prompt gets five rows: one of each rejected kind and a second repetitive one
-(a good start stuck in a loop is what PPO finds first), with the question's answers taking
-turns as the chosen text. Everything is drawn
-from ``random.Random(seed)``, so ``embedded_rows(seed)`` returns the same rows on every
-machine. How each rejected kind is written lives in :mod:`rlhf_text.rejected_answers`.
+So a reward model can separate them by content: overlap with the prompt's words, no repeated
+phrases, a reasonable length. Every question is asked in 2-5 phrasings (question templates
+below, or the literal ``ask:`` questions of :mod:`rlhf_text.assets`); about one prompt in five
+opens with a short greeting turn, so prompts can have two Human turns. Each prompt gets four
+rows: one of each rejected kind and one more repetitive or evasive one, with the question's
+answers taking turns as the chosen text. Everything is drawn from ``random.Random(seed)``, so
+``embedded_rows(seed)`` returns the same rows on every machine.
 
 Besides ``prompt``, ``chosen`` and ``rejected``, each row has ``topic``, ``question_id`` (one id
 per question, shared by its phrasings; :func:`rlhf_text.data.load_preference_data` holds out
@@ -31,43 +26,43 @@ whole questions, per topic, so no paraphrase of an eval prompt is in train) and
 ``rejected_kind``. About two in five chosen answers to how-questions restate the goal first
 ("To stop a dripping faucet, shut off ..."), as assistants often do.
 
-With seed 0: 5,105 rows, 1,021 distinct prompts (227 with a greeting turn), 240 questions,
-2,465 distinct words; prompts average 14 words, chosen answers 11-35 words (mean 22),
-rejected 3-60 (mean 19); 2,042 repetitive and 1,021 each of evasive, off-topic and generic
-rejected answers. The default 10% hold-out is 24 questions: 104 prompts, 520 rows.
+With seed 0: 4,084 rows, 1,021 distinct prompts (209 with a greeting turn), 240 questions,
+2,459 distinct words; prompts average 14 words, chosen answers 11-35 words (mean 22),
+rejected 3-60 (mean 20); 1,522 repetitive, 1,541 evasive and 1,021 off-topic rejected
+answers. The default 10% hold-out is 24 questions: 104 prompts, 416 rows.
 
 Example rows (seed 0)::
 
     {"prompt": "\n\nHuman: How do I stop a dripping faucet?\n\nAssistant:",
-     "chosen": " Shut off the supply valve, remove the handle, and swap the old rubber washer"
-               " for a new one of the same size.",
+     "chosen": " To stop a dripping faucet, shut off the supply valve, remove the handle,"
+               " and swap the old rubber washer for a new one of the same size.",
      "rejected": " Hmm, I don't really know much about your home."}
     {"prompt": "\n\nHuman: Hi! I have a question about travel.\n\nAssistant: Sure, go"
                " ahead.\n\nHuman: What is a layover?\n\nAssistant:",
      "chosen": " A layover is a stop between two flights on the same trip, where you wait"
                " at an airport before your next flight.",
-     "rejected": " I like it a lot. I like it a lot. I like it a lot. I like it a lot."}
+     "rejected": " A layover is a layover is a layover is a layover is a layover is a layover."}
+    {"prompt": "\n\nHuman: Can you explain why dogs eat grass?\n\nAssistant:",
+     "chosen": " It is often normal behavior from boredom or curiosity, but frequent grass"
+               " eating with vomiting should be checked by a vet.",
+     "rejected": " It is often normal behavior from boredom or curiosity boredom or"
+                 " curiosity boredom or curiosity boredom or curiosity boredom or"
+                 " curiosity boredom or curiosity."}
     {"prompt": "\n\nHuman: What is the best way to start lifting weights?\n\nAssistant:",
-     "chosen": " Learn proper technique with a trainer, start light, add weight slowly, and"
-               " rest a day between sessions for each muscle.",
-     "rejected": " I was just thinking about this. Purring is a way cats signal comfort, and"
-                 " they also purr to soothe themselves when they feel ill or afraid."}
-    {"prompt": "\n\nHuman: Can I ask you something about money?\n\nAssistant: Of course."
-               " What would you like to know?\n\nHuman: Can you tell me how to lower my"
-               " monthly bills?\n\nAssistant:",
-     "chosen": " To lower your monthly bills, review each bill, drop unused services, switch"
-               " to cheaper plans, and use less heat and power at home.",
-     "rejected": " To lower your monthly bills, you need a few things and a little practice."}
+     "chosen": " To start lifting weights, learn proper technique with a trainer, start"
+               " light, add weight slowly, and rest a day between sessions for each muscle.",
+     "rejected": " You know what? Search with flexible dates, fly midweek, set price alerts,"
+                 " and check smaller airports close to your destination."}
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rlhf_text.assets import dialogues_home, dialogues_knowledge, dialogues_living, dialogues_world
-from rlhf_text.rejected_answers import REJECTED_KINDS, second_person
 
 QUESTION_TEMPLATES: dict[str, tuple[str, ...]] = {
     "how": (
@@ -102,6 +97,63 @@ OPENING_TURNS: tuple[tuple[str, str], ...] = (
 OPENING_TURN_PROBABILITY = 0.2
 RESTATE_PROBABILITY = 0.4
 """Share of chosen answers to how-questions that start by restating the goal ("To X, ...")."""
+_SECOND_PERSON = {"my": "your", "I": "you", "me": "you", "mine": "yours"}
+
+EVASIONS: tuple[str, ...] = (
+    "I don't know.",
+    "I don't know. Sorry.",
+    "That is a good question. Let me think about it. I am not sure.",
+    "I am not sure. You should ask someone else.",
+    "Why do you want to know?",
+    "Hmm, I don't really know much about {about}.",
+    "I would rather not say.",
+    "It is hard to say. I am not sure about that.",
+    "I don't know. {change}",
+    "Good question! I don't know. {change}",
+    "I can't answer that. Let's talk about something else. {change}",
+    "Maybe. Maybe not. I don't know.",
+    "You can look it up somewhere. I am not sure.",
+    "Let me think. Hmm. I am not sure.",
+    "That is a hard one. I don't know much about {about}.",
+    "Sorry, I can't help with that.",
+    "It depends. Some people say one thing and some people say another.",
+    "Who knows? Nobody really knows that.",
+    "I forgot. Can you ask me again later?",
+)
+"""Evasive rejected answers; ``{about}`` is the topic phrase, ``{change}`` a new subject."""
+
+SUBJECT_CHANGES: tuple[str, ...] = (
+    "Do you like movies?",
+    "What is your favorite color?",
+    "Have you ever been to the beach?",
+    "I had a sandwich for lunch today.",
+    "Do you want to hear a joke?",
+    "What did you do this weekend?",
+    "The weather is nice today.",
+    "Do you play any video games?",
+)
+
+FILLER_LOOPS: tuple[str, ...] = (
+    "It is very good and it is very nice.",
+    "You can do it.",
+    "This is the best way.",
+    "Yes, yes, that is right.",
+    "It is what it is.",
+    "The answer is the answer.",
+    "I like it a lot.",
+    "And then you do it again.",
+)
+"""Filler sentences that a repetitive rejected answer may loop."""
+
+RAMBLE_OPENERS: tuple[str, ...] = (
+    "",
+    "That reminds me of something. ",
+    "Let me tell you something else. ",
+    "You know what? ",
+    "Here is a fun fact. ",
+    "I was just thinking about this. ",
+)
+
 DIALOGUE_MODULES = (dialogues_home, dialogues_living, dialogues_world, dialogues_knowledge)
 
 
@@ -201,18 +253,82 @@ def format_prompt(question: str, opening: tuple[str, str] | None = None) -> str:
     return f"{turns}\n\nHuman: {question}\n\nAssistant:"
 
 
+_DANGLING = {"a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "your"}
+
+
+def _sentence(words: list[str]) -> str:
+    """``words`` as a sentence, without a dangling article or preposition at the end."""
+    while len(words) > 3 and words[-1].lower().strip(",.;:") in _DANGLING:
+        words = words[:-1]
+    text = " ".join(words).rstrip(",.;:")
+    return text[:1].upper() + text[1:] + "."
+
+
+def _second_person(phrase: str) -> str:
+    """The Human's words as the Assistant says them: "my dog" -> "your dog"."""
+    return " ".join(_SECOND_PERSON.get(word, word) for word in phrase.split())
+
+
 def _restate(subject: str, answer: str) -> str:
     """``"To boil an egg, put the egg ..."``: the answer, led by the question's goal."""
-    goal = second_person(subject)
+    goal = _second_person(subject)
     first = answer if answer[1:2].isupper() else answer[:1].lower() + answer[1:]
     return f"To {goal}, {first}"
+
+
+def _repetitive(rng: random.Random, question: Question, answer: str, _: list[Question]) -> str:
+    """A phrase looped 3-6 times, as greedy decoding from a small model does."""
+    times = rng.randint(3, 6)
+    style = rng.randrange(4)
+    words = answer.split()
+    if style == 0:  # the opening words of a good answer, looped
+        return " ".join([_sentence(words[: rng.randint(4, 7)])] * times)
+    if style == 1:  # a good start that gets stuck on its last three words
+        head = " ".join(words[: rng.randint(6, 10)]).rstrip(",.;:")
+        tail = " ".join(head.split()[-3:])
+        return " ".join([head] + [tail] * (times - 1)) + "."
+    if style == 2:  # the question's subject echoed
+        s = question.subject
+        if question.kind == "how":
+            return f"To {s}, you {s}" + f" and {s}" * (times - 1) + "."
+        if question.kind == "what":
+            return " is ".join([s[:1].upper() + s[1:]] + [s] * times) + "."
+        if question.kind == "why":
+            return ", because ".join([f"Because {s}"] + [s] * (times - 1)) + "."
+        return " ".join([s] * times)
+    return " ".join([rng.choice(FILLER_LOOPS)] * times)
+
+
+def _evasive(rng: random.Random, question: Question, _: str, __: list[Question]) -> str:
+    """No answer: "I don't know", a non-committal hedge, or a change of subject."""
+    about = _second_person(question.about)  # the Assistant speaks: "your pets", not "my pets"
+    return rng.choice(EVASIONS).format(about=about, change=rng.choice(SUBJECT_CHANGES))
+
+
+def _off_topic(rng: random.Random, question: Question, _: str, others: list[Question]) -> str:
+    """A fluent answer to a question from another topic (sometimes two, run together)."""
+    first = rng.choice(others)
+    text = rng.choice(first.answers)
+    second = rng.choice(others)
+    if rng.random() < 0.4 and second.topic != first.topic:
+        extra = rng.choice(second.answers)
+        if len(text.split()) + len(extra.split()) <= 45:
+            text = f"{text} {extra}"
+    return rng.choice(RAMBLE_OPENERS) + text
+
+
+REJECTED_KINDS: dict[str, Callable[[random.Random, Question, str, list[Question]], str]] = {
+    "repetitive": _repetitive,
+    "evasive": _evasive,
+    "off_topic": _off_topic,
+}
+"""How each kind of rejected answer is written: ``(rng, question, chosen, others) -> text``."""
 
 
 def _rows_for_prompt(
     rng: random.Random, question: Question, prompt: str, first_answer: int, others: list[Question]
 ) -> list[dict[str, str]]:
-    # two repetitive rows: a good start stuck in a loop is what PPO finds first
-    kinds = ["repetitive", "evasive", "off_topic", "generic", "repetitive"]
+    kinds = ["repetitive", "evasive", "off_topic", rng.choice(["repetitive", "evasive"])]
     rows: list[dict[str, str]] = []
     seen: set[str] = set()
     for i, kind in enumerate(kinds):
@@ -265,6 +381,6 @@ def embedded_rows(seed: int = 0) -> list[dict[str, str]]:
 
     Returns:
         Fresh dicts (safe to modify) with ``prompt``, ``chosen``, ``rejected``, ``topic``,
-        ``question_id`` and ``rejected_kind``; about 5,100 rows.
+        ``question_id`` and ``rejected_kind``; about 3,900 rows.
     """
     return [dict(row) for row in _generate(seed)]

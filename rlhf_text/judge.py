@@ -24,15 +24,13 @@ answer shares with the prompt, over ``OVERLAP_SATURATION``, capped at 1. A *topi
 one the questions and answers of at most ``MAX_TOPICS_PER_WORD`` topics use; it votes for
 them, and *topic similarity* is the cosine between the prompt's and the answer's mean votes.
 The *evasive* trigrams come from ``EVASIONS``, ``SUBJECT_CHANGES`` and ``RAMBLE_OPENERS`` of
-:mod:`rlhf_text.rejected_answers`, less any trigram a chosen answer uses.
+:mod:`rlhf_text.default_data`, less any trigram a chosen answer uses.
 
 What it cannot see: whether an answer is true or useful (a fluent wrong answer on topic scores
 like a right one); relevance when the answer shares no word with the prompt and the prompt's
 words are not in the data (then a good and an off-topic answer tie); evasions worded unlike
-the generator's; a cut that falls at a sentence end; a generic answer that restates the
-question ("To learn SQL, start with the basics."), which only ``specific`` and ``length``
-mark down (it ranks the data's good answers above about three in five of them). Restating the
-question raises ``on_topic``, so a policy trained on this judge would learn to echo it.
+the generator's; a cut that falls at a sentence end. Restating the question raises
+``on_topic``, so a policy trained on this judge would learn to echo the question.
 """
 
 from __future__ import annotations
@@ -44,9 +42,16 @@ from pathlib import Path
 import numpy as np
 
 from envs.rewards.text_base import TextReward, _check_real, check_scores, check_texts, reward_name
-from rlhf_text.default_data import OPENING_TURNS, QUESTION_TEMPLATES, Question, all_questions
+from rlhf_text.default_data import (
+    EVASIONS,
+    OPENING_TURNS,
+    QUESTION_TEMPLATES,
+    RAMBLE_OPENERS,
+    SUBJECT_CHANGES,
+    Question,
+    all_questions,
+)
 from rlhf_text.degeneration import looks_looping, repeated_ngram_rates, words
-from rlhf_text.rejected_answers import EVASIONS, RAMBLE_OPENERS, SUBJECT_CHANGES
 
 MAX_TOPICS_PER_WORD = 3
 """A word used by more topics than this says nothing about the topic."""

@@ -28,7 +28,6 @@ from rlhf_text.data import (
 )
 from rlhf_text.data_schemas import ASSISTANT, detect_schema, split_hh_dialogues
 from rlhf_text.default_data import embedded_rows
-from rlhf_text.rejected_answers import GENERIC_ADVICE, GENERIC_ASK, GENERIC_WHAT, GENERIC_WHY
 
 EVASIVE_MARKERS = (
     "don't know",
@@ -505,7 +504,7 @@ def rows() -> list[dict[str, str]]:
 
 
 def test_embedded_rows_size_schema_and_determinism(rows):
-    assert 4000 <= len(rows) <= 6000
+    assert 3000 <= len(rows) <= 5000
     assert all(row_problems(row) == [] for row in rows)
     for row in rows:
         assert row["prompt"].startswith("\n\nHuman: ") and row["prompt"].endswith("\n\nAssistant:")
@@ -531,7 +530,7 @@ def test_embedded_chosen_answers_are_concise_and_clean(rows):
 
 def test_embedded_rejected_answers_are_detectably_bad(rows):
     flagged = [has_repeated_trigram(r["rejected"]) or is_evasive(r["rejected"]) for r in rows]
-    assert sum(flagged) / len(rows) > 0.55
+    assert sum(flagged) / len(rows) > 0.6
     kinds = {kind: [r for r in rows if r["rejected_kind"] == kind] for kind in ("repetitive",)}
     assert all(has_repeated_trigram(r["rejected"]) for r in kinds["repetitive"])
     assert all(is_evasive(r["rejected"]) for r in rows if r["rejected_kind"] == "evasive")
@@ -540,22 +539,6 @@ def test_embedded_rejected_answers_are_detectably_bad(rows):
     chosen_overlap = sum(content_overlap(r["prompt"], r["chosen"]) for r in off_topic)
     rejected_overlap = sum(content_overlap(r["prompt"], r["rejected"]) for r in off_topic)
     assert chosen_overlap > 3 * rejected_overlap
-
-
-def test_embedded_generic_answers_add_nothing_to_the_question(rows):
-    """A generic rejected answer uses only the question's own words and the vague phrases: it
-    restates, it never answers (what a policy that learned to restate drifts into)."""
-    vague = (*GENERIC_ADVICE, *GENERIC_WHAT, *GENERIC_WHY, *GENERIC_ASK)
-    vague_words = {w for text in vague for w in words(text.format(s="", S=""))}
-    generic = [r for r in rows if r["rejected_kind"] == "generic"]
-    assert 0.15 < len(generic) / len(rows) < 0.25
-    for row in generic:
-        question = row["prompt"].rsplit("Human:", 1)[1]
-        allowed = vague_words | set(words(question)) | {"to", "your", "you"}
-        assert set(words(row["rejected"])) <= allowed, row
-        assert len(words(row["rejected"])) < len(words(row["chosen"])) + 8, row
-    restated = [r for r in generic if r["rejected"].startswith(" To ")]
-    assert 0.2 < len(restated) / len(generic) < 0.5
 
 
 def test_embedded_eval_holds_out_whole_questions_from_every_topic(rows):

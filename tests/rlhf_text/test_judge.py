@@ -18,7 +18,14 @@ from envs.rewards.text import build_text_reward, evaluate_reward
 from envs.rewards.text_base import TextReward
 from rlhf_text import default_data
 from rlhf_text.data import DataConfig, load_preference_data
-from rlhf_text.default_data import all_questions, embedded_rows, format_prompt
+from rlhf_text.default_data import (
+    EVASIONS,
+    RAMBLE_OPENERS,
+    SUBJECT_CHANGES,
+    all_questions,
+    embedded_rows,
+    format_prompt,
+)
 from rlhf_text.degeneration import (
     OverOptimisationMonitor,
     degeneration_stats,
@@ -28,7 +35,6 @@ from rlhf_text.degeneration import (
 )
 from rlhf_text.judge import GoldJudge, win_rate
 from rlhf_text.probes import BAD_KINDS, load_probes, probe_accuracy, probe_pairs
-from rlhf_text.rejected_answers import EVASIONS, RAMBLE_OPENERS, SUBJECT_CHANGES
 
 PROBES = load_probes()
 """the shipped probes (rlhf_text/assets/probes.jsonl): the first batch guided the judge's one
@@ -72,13 +78,9 @@ def test_judge_prefers_chosen_on_held_out_rows(request, held_out, which):
     accuracy = _accuracy_by_kind(
         request.getfixturevalue(which), pairs, [r["rejected_kind"] for r in rows]
     )
-    kinds = {"all", "repetitive", "evasive", "off_topic", "generic"}
-    assert len(pairs) == 520 and set(accuracy) == kinds
-    assert accuracy["all"] >= 0.9, accuracy
-    assert min(accuracy[kind] for kind in ("repetitive", "evasive", "off_topic")) >= 0.95
-    # the generic kind came after the judge's rules, which see it only through `specific`
-    # and length: a generic answer that restates the question is on topic by their measure
-    assert accuracy["generic"] >= 0.55, accuracy
+    assert len(pairs) == 416 and set(accuracy) == {"all", "repetitive", "evasive", "off_topic"}
+    assert accuracy["all"] >= 0.95, accuracy
+    assert min(accuracy.values()) >= 0.9, accuracy
 
 
 def test_topic_terms_catch_off_topic_answers_without_their_openers(held_out, unseen_judge):
