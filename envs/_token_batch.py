@@ -61,7 +61,9 @@ class TokenBatch:
         self.prompt_length = np.zeros(num_rows, dtype=np.int64)
         self.response_length = np.zeros(num_rows, dtype=np.int64)
         self.finished = np.zeros(num_rows, dtype=bool)
-        self._stop = np.asarray(spec.stop_token_ids, dtype=np.int64)
+        # a lookup table: is_stop[token] costs 0.2 us a step where np.isin costs 15 us
+        self._is_stop = np.zeros(spec.vocab_size, dtype=bool)
+        self._is_stop[list(spec.stop_token_ids)] = True  # ids inside the vocabulary, checked
 
     def load_prompts(self, rows: np.ndarray, prompts: Sequence[np.ndarray]) -> None:
         """Starts the episodes of `rows` (indices) with the given prompt token ids."""
@@ -109,7 +111,8 @@ class TokenBatch:
             self.input_ids[index, -1] = tokens[index]
             self.attention_mask[index, -1] = 1
         self.response_length += rows
-        terminated = rows & np.isin(tokens, self._stop)
+        # rows outside `rows` may hold any id: clip them into the table, the mask drops them
+        terminated = rows & self._is_stop.take(tokens, mode="clip")
         truncated = rows & ~terminated & (self.response_length >= self.spec.max_new_tokens)
         self.finished |= terminated | truncated
         return terminated, truncated

@@ -85,6 +85,17 @@ def test_stop_tokens_are_configurable(tiny_tokenizer) -> None:
     assert env.step(stop)[2]
 
 
+def test_stop_tokens_end_only_their_rows_and_finished_rows_take_any_id(tiny_tokenizer):
+    stop = plain_token(tiny_tokenizer)
+    env = make_vec(tiny_tokenizer, stop_token_ids=[stop])
+    env.reset(seed=0)
+    _, _, terminated, truncated, _ = env.step(np.array([stop, stop + 1, stop]))
+    assert terminated.tolist() == [True, False, True] and not truncated.any()
+    # the finished rows' actions are ignored, even ids outside the vocabulary
+    _, _, terminated, _, _ = env.step(np.array([len(tiny_tokenizer) + 7, stop, -1]))
+    assert terminated.tolist() == [False, True, False]
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_gymnasium_and_sb3_env_checkers(tiny_tokenizer) -> None:
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
