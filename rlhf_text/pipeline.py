@@ -41,13 +41,12 @@ class ReportConfig:
     """seeds the report's sampling"""
     batch_size: int = 64
     """answers generated at once (a CPU makes more tokens per second in bigger batches)"""
+    progress: bool = True
+    """show a progress bar over the report's stages"""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"report.batch_size must be >= 1, got {self.batch_size}")
-
-    progress: bool = True
-    """show a progress bar over the report's stages"""
 
 
 STEPS = ("sft", "rm", "ppo")
