@@ -11,7 +11,8 @@ Gymnasium 1.x autoreset (https://farama.org/Vector-Autoreset-Mode) is handled ex
   ``info["final_obs"]`` and its value is computed for the truncated sub-envs.
 - ``DISABLED``: one episode per row (the text env: one response per prompt). A row that has
   ended is masked for the rest of the rollout, and the rollout stops early once every row
-  has ended, so ``T`` is the longest episode. The env is reset by :func:`start_collection`
+  has ended (on every rank, when several share out the batch), so ``T`` is the longest
+  episode. The env is reset by :func:`start_collection`
   before each such rollout. A finished row keeps returning its final observation, so, as
   with ``NEXT_STEP``, ``values[t + 1]`` is V(final observation).
 
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
+from agents import ranks
 from agents.policy import ActorCritic, ScoresRollouts
 from agents.rollout import Observation, RolloutBatch
 
@@ -188,7 +190,9 @@ def collect_rollout(
             reset_next = done
         elif mode is AutoresetMode.DISABLED:
             reset_next = reset_next | done
-            if reset_next.all():  # every row's episode is over
+            # every row's episode is over, on every rank: ranks sharing out a batch must step
+            # together (under ZeRO-3 each forward gathers the weights from all of them)
+            if ranks.all_true(reset_next.all()):
                 steps = t + 1
                 break
         else:

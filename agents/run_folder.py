@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from agents import ranks
 from agents.checkpoint import has_checkpoint, remove_checkpoint
 from agents.config import ConfigError, from_dict, save_config, to_dict
 from agents.logger import METRICS_NAME
@@ -93,19 +94,23 @@ def start_run(
     under the new one, and its times would count as the new run's) and writes
     ``config.yaml`` at once. A resumed run only checks the config here (see
     :func:`check_resume`); call :func:`commit_config` once its checkpoint is restored.
+    In a multi-process run only rank 0 forgets and writes: another rank clearing ``tb/``
+    could delete the log rank 0 has just opened.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume and has_checkpoint(run_dir):
         check_resume(run_dir, config, allow_config_change, config_name)
         return True
-    remove_checkpoint(run_dir)
-    shutil.rmtree(run_dir / TENSORBOARD_DIR, ignore_errors=True)
-    (run_dir / METRICS_NAME).unlink(missing_ok=True)
-    save_config(config, run_dir / config_name)
+    if ranks.is_main():
+        remove_checkpoint(run_dir)
+        shutil.rmtree(run_dir / TENSORBOARD_DIR, ignore_errors=True)
+        (run_dir / METRICS_NAME).unlink(missing_ok=True)
+        save_config(config, run_dir / config_name)
     return False
 
 
 def commit_config(run_dir: str | Path, config: Any, config_name: str = CONFIG_NAME) -> None:
-    """Record ``config`` as the run's config (after a successful resume)."""
-    save_config(config, Path(run_dir) / config_name)
+    """Record ``config`` as the run's config (after a successful resume; rank 0 writes it)."""
+    if ranks.is_main():
+        save_config(config, Path(run_dir) / config_name)

@@ -56,11 +56,13 @@ class _TextEnvBase:
         self.reward_name = reward_name(self.reward)
         self.batch = TokenBatch(self.text_spec, num_rows)
         self.prompt_texts: list[str] = [""] * num_rows
+        self.prompt_shard = (0, 1)  # (index, count): see TextGenVectorEnv
 
     def _start(self, rows: np.ndarray, rng: np.random.Generator, texts: Sequence[str] | None):
         """Draws (or takes) prompts for `rows` and loads them into the batch."""
         if texts is None:
-            picks = rng.integers(len(self.prompts.texts), size=len(rows))
+            index, count = self.prompt_shard  # every shard draws them all, keeps its own
+            picks = rng.integers(len(self.prompts.texts), size=len(rows) * count)[index::count]
             texts = [self.prompts.texts[i] for i in picks]
             ids = [self.prompts.ids[i] for i in picks]
         else:
@@ -205,6 +207,13 @@ class TextGenVectorEnv(_TextEnvBase, VectorEnv):
     `reset(options={"prompts": [...]})` takes B given prompts. `info` holds `(B,)` arrays
     with gymnasium's `"_key"` masks: `response_length` always, and for rows that ended on
     this step `prompt`, `response` and `reward_<term>`.
+
+    `prompt_shard=(index, count)` makes this env one of `count` shares of a batch of
+    `count * B` rows (data-parallel ranks, each with its own env): every share draws the
+    prompts of all `count * B` rows from the same seed and keeps rows `index, index + count,
+    ...`, so together the shares hold the prompts one unshared env of `count * B` rows would
+    draw, whenever they all reset the same number of rows (text PPO resets every row before
+    each rollout).
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.DISABLED}
@@ -222,9 +231,15 @@ class TextGenVectorEnv(_TextEnvBase, VectorEnv):
         prompt_truncation: str = "error",
         chat_template: bool = False,
         autoreset_mode: AutoresetMode | str = AutoresetMode.DISABLED,
+        prompt_shard: tuple[int, int] = (0, 1),
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        index, count = prompt_shard
+        if not 0 <= index < count:
+            raise ValueError(
+                f"prompt_shard must be (index, count) with 0 <= index < count, got {prompt_shard}"
+            )
         mode = AutoresetMode(autoreset_mode)
         if mode not in (AutoresetMode.DISABLED, AutoresetMode.NEXT_STEP):
             raise ValueError(f"autoreset_mode must be DISABLED or NEXT_STEP, got {mode}")
@@ -233,6 +248,7 @@ class TextGenVectorEnv(_TextEnvBase, VectorEnv):
             stop_token_ids, vocab_size, prompt_truncation, chat_template,
         )  # fmt: skip
         self.num_envs = num_envs
+        self.prompt_shard = (int(index), int(count))
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.single_action_space = spaces.Discrete(self.text_spec.vocab_size)
         self.action_space = spaces.MultiDiscrete(np.full(num_envs, self.text_spec.vocab_size))

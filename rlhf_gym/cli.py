@@ -270,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rlhf-gym: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    if "torch.distributed" in sys.modules:  # never import torch only to find no group
+        from agents import ranks
+
+        ranks.finish()  # several ranks: leave the process group together, not one at a time
     return 0
 
 

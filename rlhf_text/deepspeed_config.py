@@ -18,6 +18,8 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents import ranks
+
 if TYPE_CHECKING:  # engine.py imports this module; the config is only read here
     from rlhf_text.engine import OptimConfig
 
@@ -121,7 +123,7 @@ def rank_share(indices: list[int], rank: int, world_size: int) -> list[int]:
     Raises:
         ValueError: a batch too small for every rank to get an example.
     """
-    share = indices[rank::world_size]
+    share = ranks.shard(indices, rank, world_size)
     if not share:
         raise ValueError(
             f"a batch of {len(indices)} examples cannot be shared by {world_size} ranks: make "

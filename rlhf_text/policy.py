@@ -4,7 +4,8 @@ The actor's recurrent state is its KV cache. On the first step of a rollout it r
 whole observation (prompt, left-padded) once; after that the text env has appended the
 chosen token as the observation's last column and the actor reads only that token, so the
 env-driven rollout costs what ``model.generate`` costs (tests/rlhf_text/test_policy.py shows
-it yields exactly ``generate``'s tokens, greedy and sampled). Nothing is replayed.
+it yields exactly ``generate``'s tokens: greedy, and sampled once ``generate`` draws from the
+same per-row uniforms, :mod:`rlhf_text.sampling`). Nothing is replayed.
 
 A separate critic (a transformer with a scalar head, the default) is not run per token:
 ``act`` returns ``values=None`` and :meth:`TokenActorCritic.rollout_values` scores the whole
@@ -27,26 +28,16 @@ from torch.nn import functional as F
 
 from agents.policy import ActOutput, EvalOutput
 from agents.rollout import RolloutBatch
+from rlhf_text.sampling import (
+    SamplingConfig,
+    make_warpers,
+    rollout_sampler,
+    row_uniforms,
+    sample_tokens,
+)
 from rlhf_text.shared_trunk import record_block_outputs, replay_trunk, trunk_rows
 
-
-@dataclass
-class SamplingConfig:
-    """How the actor picks tokens while collecting rollouts."""
-
-    temperature: float = 1.0
-    """logits are divided by this; PPO's log-probs are those of softmax(logits / temperature)"""
-    top_k: int = 0
-    """keep only the k most likely tokens (0: off); makes sampling differ from the log-probs
-    PPO trains on, so leave it off for PPO"""
-    top_p: float = 1.0
-    """nucleus sampling threshold (1.0: off); same caveat as top_k"""
-
-    def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.top_k < 0 or not 0.0 < self.top_p <= 1.0:
-            raise ValueError("top_k must be >= 0 and top_p in (0, 1]")
+__all__ = ["LMState", "SamplingConfig", "TokenActorCritic", "value_head"]
 
 
 @dataclass
@@ -56,6 +47,7 @@ class LMState:
     cache: Any  # the model's KV cache (a transformers Cache)
     attention_mask: torch.Tensor  # (B, S) over everything in the cache
     last_position: torch.Tensor  # (B,) position id of the newest token
+    sampler: torch.Generator | None = None  # this rollout's uniforms (TokenActorCritic.act)
 
 
 def value_head(model: nn.Module) -> nn.Linear:
@@ -142,28 +134,14 @@ class TokenActorCritic(nn.Module):
         else:
             value_head(critic)  # fail early on a critic without a scalar head
         self._actor_cache_kwarg = _cache_kwarg(actor)
-        self._warpers = self._make_warpers()
+        self._warpers = make_warpers(self.sampling)
+        # (index, count): this process samples share `index` of a batch shared out by
+        # `count` data-parallel ranks (rows index, index + count, ...); set by the builder
+        self.sample_shard = (0, 1)
         # frozen bottom blocks whose output a rollout records once for every later pass
         # (rlhf_text.shared_trunk); set by the builder, 0 keeps every pass whole
         self.actor_trunk_blocks = 0
         self.critic_trunk_blocks = 0
-
-    def _make_warpers(self) -> list[Any]:
-        """transformers' own warpers in ``generate``'s order, so sampling matches it exactly."""
-        from transformers.generation.logits_process import (
-            TemperatureLogitsWarper,
-            TopKLogitsWarper,
-            TopPLogitsWarper,
-        )
-
-        warpers: list[Any] = []
-        if self.sampling.temperature != 1.0:
-            warpers.append(TemperatureLogitsWarper(self.sampling.temperature))
-        if self.sampling.top_k:
-            warpers.append(TopKLogitsWarper(self.sampling.top_k))
-        if self.sampling.top_p < 1.0:
-            warpers.append(TopPLogitsWarper(self.sampling.top_p))
-        return warpers
 
     # -- collection -------------------------------------------------------------------------
 
@@ -242,7 +220,9 @@ class TokenActorCritic(nn.Module):
             for warper in self._warpers:
                 scores = warper(None, scores)
             probs = F.softmax(scores, dim=-1)
-            tokens = torch.multinomial(probs, num_samples=1).squeeze(1)
+            new_state.sampler = (state.sampler if state is not None else None) or rollout_sampler()
+            uniforms = row_uniforms(new_state.sampler, len(probs), self.sample_shard)
+            tokens = sample_tokens(probs, uniforms)
         logprobs = F.log_softmax(logits / self.sampling.temperature, dim=-1)
         logprob = logprobs.gather(-1, tokens[:, None]).squeeze(-1)
         return ActOutput(tokens, logprob, values, new_state)

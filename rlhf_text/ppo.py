@@ -22,7 +22,8 @@ from typing import Literal, Protocol
 import torch
 from torch.nn import functional as F
 
-from agents.losses import KLEstimator, PPOLossTerms, kl_penalty, masked_mean
+from agents import ranks
+from agents.losses import KLEstimator, PPOLossTerms, kl_penalty
 from agents.ppo import PPOConfig
 from agents.rollout import RolloutBatch
 
@@ -211,18 +212,25 @@ def score_stats(scores: torch.Tensor) -> dict[str, float]:
 def experience_metrics(
     batch: RolloutBatch, scores: torch.Tensor, kl: torch.Tensor, kl_coef: float
 ) -> dict[str, float]:
-    """What people watch in RLHF runs: score, KL, length and how often the model stops."""
-    lengths = batch.mask.sum(1)
+    """What people watch in RLHF runs: score, KL, length and how often the model stops.
+
+    Over the whole batch: with ranks sharing it out, each row's numbers are gathered from
+    every rank first (:func:`agents.ranks.gather_rows`), so every rank logs, and the KL
+    controller sees, what one process holding the batch would.
+    """
     rows = torch.arange(batch.shape[0], device=batch.mask.device)
     ended_on_stop = batch.terminated[rows, last_token_index(batch.mask)]
+    per_row = torch.stack([scores, kl.sum(1), batch.mask.sum(1), ended_on_stop], 1)
+    whole = torch.tensor(ranks.gather_rows(per_row.double().tolist()), dtype=torch.float64)
+    scores, kl_sums, lengths, ended = whole.T
     metrics = score_stats(scores)
     metrics.update(
         {
-            "objective/kl": float(kl.sum(1).mean()),
+            "objective/kl": float(kl_sums.mean()),
             "objective/kl_coef": kl_coef,
-            "objective/kl_per_token": float(masked_mean(kl, batch.mask)),
+            "objective/kl_per_token": float(kl_sums.sum() / lengths.sum().clamp_min(1.0)),
             "rollout/response_length": float(lengths.mean()),
-            "rollout/eos_rate": float(ended_on_stop.float().mean()),
+            "rollout/eos_rate": float(ended.mean()),
         }
     )
     return metrics

@@ -19,8 +19,10 @@ from typing import Any
 
 import torch
 
+from agents import ranks
 from envs.text_gen import TextGenVectorEnv
 from rlhf_text.data import PreferenceData, prompts
+from rlhf_text.deepspeed_config import init_distributed
 from rlhf_text.engine import TrainEngine
 from rlhf_text.models import load_causal_lm, load_tokenizer, load_value_model
 from rlhf_text.policy import TokenActorCritic
@@ -61,6 +63,23 @@ def _apply_lora(actor: torch.nn.Module, lora: LoraConfig) -> torch.nn.Module:
     return get_peft_model(actor, peft_config)
 
 
+def batch_shard(config: PPOTextConfig) -> tuple[int, int]:
+    """(this rank, ranks): the share of each iteration's ``batch_size`` prompts this process
+    collects. Under DeepSpeed with N ranks each collects every N-th prompt of the batch one
+    process would (:func:`agents.ranks.shard`), sampled as one process would sample it
+    (:mod:`rlhf_text.sampling`); the batch must be a multiple of N."""
+    if config.deepspeed is None:
+        return 0, 1
+    init_distributed()  # the ranks must be known before the env draws its first prompts
+    rank, world = ranks.rank(), ranks.world_size()
+    if config.batch_size % world:
+        raise ValueError(
+            f"ppo.batch_size={config.batch_size} cannot be shared out by {world} ranks: make "
+            f"it a multiple of {world}"
+        )
+    return rank, world
+
+
 def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPOModels:
     """Loads actor, reference and critic, builds the env (with the reward model) and engines."""
     tokenizer = load_tokenizer(config.actor)
@@ -83,9 +102,11 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
             critic.to(device)
     entropy_grad = config.ppo.ent_coef != 0
     policy = TokenActorCritic(actor, critic, config.sampling, entropy_grad).to(device)
+    shard = batch_shard(config)
+    policy.sample_shard = shard
     vocab = max(len(tokenizer), actor.get_input_embeddings().num_embeddings)
     env = TextGenVectorEnv(
-        config.batch_size,
+        config.batch_size // shard[1],
         tokenizer,
         prompts(data, "train"),
         config.reward,
@@ -95,6 +116,7 @@ def build_models(config: PPOTextConfig, data: PreferenceData, steps: int) -> PPO
         vocab_size=vocab,
         prompt_truncation=config.env.prompt_truncation,
         chat_template=config.env.chat_template,
+        prompt_shard=shard,
     )
     trainable = actor if critic is not None else policy  # shared: the head trains with the actor
     actor_engine = TrainEngine(trainable, config.actor_optim, steps, config.deepspeed)

@@ -20,10 +20,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from agents import ranks
 from agents.rollout import RolloutBatch
 from agents.run_folder import commit_config, start_run
 from agents.train import RunConfig, train
 from rlhf_text.data import load_preference_data
+from rlhf_text.deepspeed_config import rank_share
 from rlhf_text.degeneration import OverOptimisationMonitor, degeneration_stats
 from rlhf_text.judge import judge_for
 from rlhf_text.ppo import (
@@ -142,6 +144,7 @@ class TextPPOParts:
         self.stepper = EngineStepper(models.actor_engine, models.critic_engine)
         self.collect_device = models.device
         self._scores, self._kl = torch.zeros(0), 0.0  # of the latest rollout
+        self._score_mean = 0.0
         self.judge = judge_for(config.judge, config.data.source)
         self.monitor = OverOptimisationMonitor(window=config.judge_window)
         self.stop = False  # set by the over-optimisation warning with ``judge_stop``
@@ -162,11 +165,13 @@ class TextPPOParts:
         batch.extras["ref_logprobs"] = ref_logprobs
         metrics = experience_metrics(batch, scores, kl, self.kl_controller.value)
         if exact_kl is not None:
-            metrics["objective/kl_exact"] = float((exact_kl * batch.mask).sum(1).mean())
+            per_response = ranks.gather_rows((exact_kl * batch.mask).sum(1).tolist())
+            metrics["objective/kl_exact"] = float(np.mean(per_response))
         # the score is the whole return: a response cut at max_new_tokens ends there too
         batch.terminated = batch.terminated | batch.truncated
         batch.truncated = torch.zeros_like(batch.truncated)
         self._scores, self._kl = scores, metrics["objective/kl"]
+        self._score_mean = metrics["objective/score"]  # over the whole batch, every rank's
         return metrics
 
     def after_update(
@@ -178,19 +183,25 @@ class TextPPOParts:
             index = torch.randint(
                 len(self.unsup_texts), (config.unsup_batch_size,), generator=generator
             )
-            texts = [self.unsup_texts[i] for i in index.tolist()]
+            # drawn alike on every rank (one generator, one seed); each takes its share
+            index = rank_share(index.tolist(), *models.env.prompt_shard)
+            texts = [self.unsup_texts[i] for i in index]
             max_len = config.env.max_prompt_len + config.env.max_new_tokens
             out["loss/unsup"] = _unsup_step(models, texts, config.unsup_coef, max_len)
         if models.ema is not None:
             _ema_update(models.ema, models.policy.actor, config.ema_decay)
-        self.kl_controller.update(self._kl, batch.shape[0])
+        self.kl_controller.update(self._kl, config.batch_size)
         out["rollout/prompts_truncated"] = float(models.env.prompts.num_truncated)
+        # the whole batch's, gathered from every rank: every rank logs and judges alike
         prompts, responses = list(models.env.prompt_texts), self._responses(batch)
-        out.update(degeneration_stats(responses))
         if self.judge is not None:
-            out.update(self._judge(iteration, prompts, responses))
+            judged = ranks.gather_rows(list(self.judge.score(prompts, responses)))
+            out.update(self._judge(iteration, judged))
+        prompts, responses = ranks.gather_rows(prompts), ranks.gather_rows(responses)
+        out.update(degeneration_stats(responses))
         if iteration % config.sample_every == 0 or iteration == 1:
-            samples = list(zip(prompts, responses, self._scores.tolist(), strict=True))
+            scores = ranks.gather_rows(self._scores.tolist())
+            samples = list(zip(prompts, responses, scores, strict=True))
             out["samples"] = samples_table(samples[: config.num_samples])
         return out
 
@@ -202,12 +213,14 @@ class TextPPOParts:
         )
 
     def _training_score(self) -> float:
-        """The mean reward-model score of the latest rollout (what PPO is optimising)."""
-        return float(self._scores.mean())
+        """The mean reward-model score of the latest rollout, the whole batch's (what PPO is
+        optimising)."""
+        return self._score_mean
 
-    def _judge(self, iteration: int, prompts: list[str], responses: list[str]) -> dict:
-        """The judge's mean score, and the over-optimisation check against the training score."""
-        scores = np.asarray(self.judge.score(prompts, responses), dtype=np.float64)
+    def _judge(self, iteration: int, judged: list[float]) -> dict:
+        """The judge's mean score of the whole batch, and the over-optimisation check against
+        the training score."""
+        scores = np.asarray(judged, dtype=np.float64)
         judged, stderr = float(scores.mean()), 0.0
         if scores.size > 1:
             stderr = float(scores.std(ddof=1) / np.sqrt(scores.size))
@@ -283,7 +296,7 @@ def run_ppo(
     parts = TextPPOParts(models, config, unsup_texts)
     steps = config.env.max_new_tokens
     run = RunConfig(
-        total_timesteps=config.iterations * config.batch_size * steps,
+        total_timesteps=config.iterations * models.env.num_envs * steps,  # this rank's share
         num_steps=steps,
         learning_rate=config.actor_optim.learning_rate,  # the engines keep their own schedules
         anneal_lr=False,

@@ -198,3 +198,25 @@ def test_a_fresh_start_forgets_the_old_runs_logs_and_a_resume_keeps_them(tmp_pat
     assert (tmp_path / "tb" / "events.out.tfevents.1").is_file()
     assert start_run(tmp_path, Tiny(), resume=False) is False  # --fresh
     assert not (tmp_path / "tb").exists() and not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_only_rank_zero_clears_and_writes_a_fresh_run_folder(tmp_path, monkeypatch) -> None:
+    # the ranks of a launched run prepare the same folder at once, before DeepSpeed forms
+    # their process group: a rank that cleared tb/ would delete the log rank 0 just opened
+    from dataclasses import dataclass
+
+    from agents.run_folder import start_run
+
+    @dataclass
+    class Tiny:
+        lr: float = 0.1
+
+    (tmp_path / "tb").mkdir()
+    (tmp_path / "tb" / "events.out.tfevents.1").write_text("rank 0's")
+    monkeypatch.setenv("RANK", "1")
+    assert start_run(tmp_path, Tiny(), resume=True) is False
+    assert (tmp_path / "tb" / "events.out.tfevents.1").is_file()
+    assert not (tmp_path / "config.yaml").exists()
+    monkeypatch.setenv("RANK", "0")
+    assert start_run(tmp_path, Tiny(), resume=True) is False
+    assert not (tmp_path / "tb").exists() and (tmp_path / "config.yaml").is_file()

@@ -40,3 +40,17 @@ def test_a_checkpoint_of_two_ranks_is_refused_on_one_in_one_line(tmp_path: Path)
     assert checkpoint_world_size(_zero_checkpoint(tmp_path / "bf16", 4, "bf16_")) == 4
     assert checkpoint_world_size(_zero_checkpoint(tmp_path / "stage0", 0)) is None
     assert checkpoint_world_size(tmp_path / "empty") is None
+
+
+def test_rank_helpers_in_a_world_of_one(monkeypatch) -> None:
+    # the multi-rank behaviour runs in test_deepspeed_ranks.py (gather, all_true, shards)
+    from agents import ranks
+
+    assert ranks.shard([0, 1, 2, 3, 4, 5, 6], 1, 3) == [1, 4]
+    whole = [f"row {i}" for i in range(6)]
+    assert ranks.gather_rows(whole) == whole
+    assert ranks.all_true(True) and not ranks.all_true(False)
+    monkeypatch.setenv("RANK", "1")
+    assert not ranks.is_main()  # no process group yet: the launcher's RANK decides
+    monkeypatch.delenv("RANK")
+    assert ranks.is_main()

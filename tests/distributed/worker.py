@@ -6,9 +6,10 @@
 each step in its own folder under RUNS, resuming what a previous launch left there. Rank R
 writes ``OUT/rank{R}.json``: the per-step losses of this launch (``sft``, ``rm``: each
 rank's loss over its share of the global batch; PPO's ``policy`` and ``value`` losses per
-iteration), the final held-out
-losses, and ``error``, the one-line message a step stopped with (then the later steps are
-not run).
+iteration), the prompts this rank's PPO rollouts drew (``prompts``, one list per iteration)
+and the score logged for the whole batch (``score``), the last rollout's prompts gathered
+from every rank (``gathered``), the final held-out losses, and
+``error``, the one-line message a step stopped with (then the later steps are not run).
 """
 
 from __future__ import annotations
@@ -53,7 +54,17 @@ def main() -> None:
         "deepspeed": deepspeed,
         "progress": False,
     }
-    report: dict = {"sft": [], "rm": []}
+    report: dict = {"sft": [], "rm": [], "prompts": []}
+    from envs.text_gen import TextGenVectorEnv
+
+    reset = TextGenVectorEnv.reset
+
+    def recording_reset(env, **kwargs):  # what this rank's share of each batch was
+        out = reset(env, **kwargs)
+        report["prompts"].append(list(env.prompt_texts))
+        return out
+
+    TextGenVectorEnv.reset = recording_reset
 
     def steps(name: str):
         return lambda step, metrics: report[name].append(metrics[f"loss/{name}"])
@@ -88,10 +99,18 @@ def main() -> None:
         history = run_ppo(ppo, stop_after=args.stop_after)
         report["policy"] = [row["loss/policy"] for row in history]
         report["value"] = [row["loss/value"] for row in history]
+        report["score"] = [row["objective/score"] for row in history]
+        from agents import ranks  # the last rollout's prompts, every rank's, in batch order
+
+        report["gathered"] = ranks.gather_rows(report["prompts"][-1])
     except ValueError as err:  # what a user would see: rlhf-gym prints it as one line
         report["error"] = str(err)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"rank{os.environ['RANK']}.json").write_text(json.dumps(report))
+    if "error" not in report:  # as rlhf-gym ends a run: every rank leaves the group together
+        from agents import ranks
+
+        ranks.finish()
 
 
 if __name__ == "__main__":

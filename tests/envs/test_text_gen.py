@@ -241,6 +241,24 @@ def test_next_step_autoreset_starts_a_new_prompt(tiny_tokenizer) -> None:
     assert rewards[0] == 0 and not term[0] and not trunc[0]
 
 
+def test_prompt_shards_together_draw_what_one_env_draws(tiny_tokenizer) -> None:
+    # 10 prompts, a batch of 6 shared out over 3 "ranks" of 2 rows, each seeded alike
+    prompts = [f"prompt number {i}" for i in range(10)]
+    whole = make_vec(tiny_tokenizer, num_envs=6, prompts=prompts)
+    shares = [
+        make_vec(tiny_tokenizer, num_envs=2, prompts=prompts, prompt_shard=(index, 3))
+        for index in range(3)
+    ]
+    for seed in (0, None, None):  # a seeded reset, then two draws that continue the stream
+        whole.reset(seed=seed)
+        for share in shares:
+            share.reset(seed=seed)
+        interleaved = [shares[row % 3].prompt_texts[row // 3] for row in range(6)]
+        assert interleaved == whole.prompt_texts
+    with pytest.raises(ValueError, match="prompt_shard must be"):
+        make_vec(tiny_tokenizer, prompt_shard=(2, 2))
+
+
 def test_vector_env_rejects_bad_actions(tiny_tokenizer) -> None:
     vector = make_vec(tiny_tokenizer, num_envs=2)
     with pytest.raises(RuntimeError, match="reset"):

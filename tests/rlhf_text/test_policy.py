@@ -10,6 +10,7 @@ from agents import ActorCritic, PPOConfig, collect_rollout, compute_gae, ppo_upd
 from agents.collect import start_collection, to_tensor
 from envs.text_gen import TextGenVectorEnv
 from rlhf_text.policy import SamplingConfig, TokenActorCritic
+from rlhf_text.sampling import rollout_sampler, row_uniforms, sample_tokens
 from rlhf_text.tiny import TinyModelConfig, tiny_value_model
 
 PROMPTS = ["Human: Why is the sky blue? Assistant:", "the cat", "How do I store bread?", "Water"]
@@ -41,17 +42,33 @@ def drive_env(policy, env, prompts, max_new_tokens, deterministic):
     return tokens
 
 
+class SameUniforms:
+    """Stands in for ``torch.multinomial`` inside ``generate``: the rollout's per-row uniforms
+    and inverse-CDF sampling of :mod:`rlhf_text.sampling`, the sampler seeded the way the
+    policy seeds it (one draw from the global RNG on the first step)."""
+
+    def __init__(self) -> None:
+        self.sampler = None
+
+    def __call__(self, probs, num_samples):
+        assert num_samples == 1
+        self.sampler = self.sampler or rollout_sampler()
+        return sample_tokens(probs, row_uniforms(self.sampler, len(probs), (0, 1)))[:, None]
+
+
 def generate_tokens(model, tokenizer, prompts, max_new_tokens, sampling, do_sample):
     inputs = tokenizer(prompts, return_tensors="pt", padding=True)
-    out = model.generate(
-        **inputs,
-        max_new_tokens=max_new_tokens,
-        do_sample=do_sample,
-        temperature=sampling.temperature,
-        top_k=sampling.top_k or None,
-        top_p=sampling.top_p,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch, "multinomial", SameUniforms())
+        out = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=sampling.temperature,
+            top_k=sampling.top_k or None,
+            top_p=sampling.top_p,
+            pad_token_id=tokenizer.pad_token_id,
+        )
     tokens = []
     for row in out[:, inputs["input_ids"].shape[1] :].tolist():
         if tokenizer.eos_token_id in row:
@@ -79,16 +96,22 @@ def test_env_driven_tokens_equal_generate(tiny_tokenizer, tiny_lm, sampling, do_
         assert ours == theirs
 
 
-def test_eos_within_the_batch_matches_generate(tiny_tokenizer, tiny_lm) -> None:
-    # A model that says EOS often: rows end at different steps, as in real rollouts.
+def says_eos_often(tiny_lm, tokenizer):
+    """A copy of the tiny LM that says EOS often: rows end at different steps, as in real
+    rollouts."""
     model = type(tiny_lm)(tiny_lm.config).eval()
     model.load_state_dict(tiny_lm.state_dict())
     head = torch.nn.Linear(model.config.n_embd, model.config.vocab_size, bias=True)
     head.weight = model.lm_head.weight
     with torch.no_grad():
         head.bias.zero_()
-        head.bias[tiny_tokenizer.eos_token_id] = 4.0
+        head.bias[tokenizer.eos_token_id] = 4.0
     model.lm_head = head
+    return model
+
+
+def test_eos_within_the_batch_matches_generate(tiny_tokenizer, tiny_lm) -> None:
+    model = says_eos_often(tiny_lm, tiny_tokenizer)
     policy = TokenActorCritic(model)
     lengths = set()
     for seed in range(4):
@@ -99,6 +122,36 @@ def test_eos_within_the_batch_matches_generate(tiny_tokenizer, tiny_lm) -> None:
         assert ours == theirs
         lengths |= {len(row) for row in ours}
     assert len(lengths) > 2  # rows really ended at different steps
+
+
+def test_a_batch_shared_out_samples_what_one_process_samples(tiny_tokenizer, tiny_lm) -> None:
+    # rows 0, 2 on one "rank" and 1, 3 on the other, each from the same seed: together
+    # the tokens one process gets for all four rows, though the two rollouts end apart
+    policy = TokenActorCritic(says_eos_often(tiny_lm, tiny_tokenizer))
+    torch.manual_seed(5)
+    whole = drive_env(policy, make_env(tiny_tokenizer), PROMPTS, 12, False)
+    shares = []
+    for index in range(2):
+        policy.sample_shard = (index, 2)
+        torch.manual_seed(5)
+        env = make_env(tiny_tokenizer, num_envs=2)
+        shares.append(drive_env(policy, env, PROMPTS[index::2], 12, False))
+    assert [shares[i % 2][i // 2] for i in range(4)] == whole
+    assert len({len(row) for row in whole}) > 1  # rows of several lengths
+
+
+def test_inverse_cdf_sampling_follows_the_probabilities() -> None:
+    probs = torch.tensor([[0.5, 0.0, 0.3, 0.2], [0.0, 0.0, 1.0, 0.0]])
+    uniforms = torch.rand(20_000, generator=torch.Generator().manual_seed(0))
+    tokens = sample_tokens(probs[[0]].expand(20_000, 4), uniforms)
+    frequencies = torch.bincount(tokens, minlength=4) / 20_000
+    assert torch.allclose(frequencies, probs[0], atol=0.015)  # ~4 standard errors
+    # the edges: 0 and a uniform that rounds the target up to the total never take a
+    # token of probability 0 (the last one here)
+    edges = torch.tensor([0.0, 1.0 - 2**-24])
+    assert sample_tokens(probs[[0, 0]], edges).tolist() == [0, 3]
+    assert sample_tokens(probs[[1, 1]], edges).tolist() == [2, 2]
+    assert sample_tokens(torch.tensor([[0.7, 0.3, 0.0]]), torch.tensor([1.0])).tolist() == [0]
 
 
 def test_is_an_actor_critic(tiny_lm) -> None:
