@@ -69,6 +69,22 @@ class EpisodeLog:
     lengths: list[int] = field(default_factory=list)
     final_info: dict[str, list[float]] = field(default_factory=dict)
 
+    @classmethod
+    def merged(cls, logs: list[EpisodeLog]) -> EpisodeLog:
+        """One log of the episodes of all of ``logs`` (several ranks' shares of a rollout)."""
+        out = cls()
+        for log in logs:
+            out.returns += log.returns
+            out.lengths += log.lengths
+            for key, values in log.final_info.items():
+                out.final_info.setdefault(key, []).extend(values)
+        return out
+
+    def over_ranks(self) -> EpisodeLog:
+        """Every rank's episodes of this rollout, on every rank (this log alone without a
+        process group), so each logs the whole batch's returns, not its own share's."""
+        return self if ranks.world_size() == 1 else self.merged(ranks.gather_all(self))
+
     def summary(self) -> dict[str, float]:
         if not self.returns:
             return {}

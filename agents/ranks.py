@@ -77,13 +77,20 @@ def gather_rows(rows: Sequence[T]) -> list[T]:
     would hold. Rows are picklable objects (numbers, strings); every rank must hold as
     many, and every rank must call it (a collective).
     """
-    if world_size() == 1:
-        return list(rows)
-    shares: list[list[T] | None] = [None] * world_size()
-    dist.all_gather_object(shares, list(rows))
-    if len({len(share or ()) for share in shares}) != 1:
-        raise ValueError(f"ranks hold unequal shares of a batch: {[len(s or ()) for s in shares]}")
+    shares = gather_all(list(rows))
+    if len({len(share) for share in shares}) != 1:
+        raise ValueError(f"ranks hold unequal shares of a batch: {[len(s) for s in shares]}")
     return [row for group in zip(*shares, strict=True) for row in group]
+
+
+def gather_all(value: T) -> list[T]:
+    """Every rank's ``value`` (a picklable object), in rank order, on every rank (``[value]``
+    in a world of one). A collective: every rank must call it."""
+    if world_size() == 1:
+        return [value]
+    values: list[T | None] = [None] * world_size()
+    dist.all_gather_object(values, value)
+    return values  # type: ignore[return-value]
 
 
 def shard(rows: Sequence[T], index: int, count: int) -> list[T]:

@@ -329,7 +329,7 @@ def train(
                     extras = parts.after_update(batch, loop.iteration + 1, generator)
                     loop.iteration += 1
                     loop.global_step += batch_steps
-                    metrics.update(episodes.summary())
+                    metrics.update(episodes.over_ranks().summary())
                     metrics.update({k: v for k, v in extras.items() if not isinstance(v, str)})
                     t2 = time.perf_counter()
                     metrics["time/sps"] = batch_steps / (t2 - t0)

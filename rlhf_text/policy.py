@@ -311,7 +311,7 @@ class TokenActorCritic(nn.Module):
         ids, mask, _ = self.sequences(observations, actions)
         t = actions.shape[1]
         extras = extras or {}
-        with self._replaying("actor", extras, ids.shape[1]) as actor:
+        with self._replaying("actor", extras, ids.shape[1]) as actor, self._head_input() as head:
             out = actor(
                 input_ids=ids,
                 attention_mask=mask,
@@ -324,7 +324,11 @@ class TokenActorCritic(nn.Module):
         logprobs = logprobs_all.gather(-1, actions[..., None].long()).squeeze(-1)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.entropy_grad):
             entropy = -(logprobs_all.exp() * logprobs_all).sum(-1)  # (B, T)
-        values = self._values(ids, mask, t + 1, extras)[:, :t]
+        if head:  # a shared value head reads this same pass: the LM head's input
+            hidden = head[0][:, -(t + 1) : -1]  # the positions of V(prefix before token t)
+            values = self.shared_value_head(hidden).squeeze(-1).float()
+        else:
+            values = self._values(ids, mask, t + 1, extras)[:, :t]
         return EvalOutput(logprobs=logprobs, entropy=entropy, values=values)
 
     @torch.no_grad()

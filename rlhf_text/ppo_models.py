@@ -77,6 +77,11 @@ def batch_shard(config: PPOTextConfig) -> tuple[int, int]:
             f"ppo.batch_size={config.batch_size} cannot be shared out by {world} ranks: make "
             f"it a multiple of {world}"
         )
+    if config.unsup_coef > 0 and config.unsup_batch_size < world:
+        raise ValueError(
+            f"ppo.unsup_batch_size={config.unsup_batch_size} cannot be shared out by {world} "
+            f"ranks: make it at least {world}"
+        )
     return rank, world
 
 

@@ -143,7 +143,8 @@ class TextPPOParts:
         self.kl_controller = KLController(config.kl)
         self.stepper = EngineStepper(models.actor_engine, models.critic_engine)
         self.collect_device = models.device
-        self._scores, self._kl = torch.zeros(0), 0.0  # of the latest rollout
+        # the latest rollout's: this rank's rows' scores, the whole batch's mean KL
+        self._scores, self._kl = torch.zeros(0), 0.0
         self._score_mean = 0.0
         self.judge = judge_for(config.judge, config.data.source)
         self.monitor = OverOptimisationMonitor(window=config.judge_window)
@@ -217,10 +218,10 @@ class TextPPOParts:
         optimising)."""
         return self._score_mean
 
-    def _judge(self, iteration: int, judged: list[float]) -> dict:
+    def _judge(self, iteration: int, judge_scores: list[float]) -> dict:
         """The judge's mean score of the whole batch, and the over-optimisation check against
         the training score."""
-        scores = np.asarray(judged, dtype=np.float64)
+        scores = np.asarray(judge_scores, dtype=np.float64)
         judged, stderr = float(scores.mean()), 0.0
         if scores.size > 1:
             stderr = float(scores.std(ddof=1) / np.sqrt(scores.size))

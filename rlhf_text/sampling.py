@@ -61,10 +61,12 @@ def sample_tokens(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     first token whose cumulative probability exceeds ``uniforms[i]`` (B,) in [0, 1) times the
     row's total. A token of probability 0 is never taken.
 
-    On the CPU it is also about 17x faster than ``torch.multinomial`` at a 50k vocabulary
-    (one cumulative sum and a binary search a row, against about 1 ms a row).
+    The cumulative sum is in float64: in float32 a token of probability below half a unit
+    in the last place of the running total (about 6e-8 near 1) would get an interval of
+    width 0 or one unit, not its own probability. Even so it is many times faster than
+    ``torch.multinomial`` on the CPU at a 50k vocabulary (``benchmarks/sampling_speed.py``).
     """
-    cdf = probs.cumsum(-1)
+    cdf = probs.double().cumsum(-1)
     target = uniforms.to(device=cdf.device, dtype=cdf.dtype)[:, None] * cdf[:, -1:]
     tokens = torch.searchsorted(cdf, target, right=True).squeeze(1)
     tokens = tokens.clamp_(max=probs.shape[-1] - 1)

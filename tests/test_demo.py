@@ -317,3 +317,27 @@ def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     missing = f"rlhf-gym: error: config file not found: {tmp_path}/missing.yaml"
     assert result.stderr.startswith(missing) and result.stderr.count("\n") == 1  # one line
+
+
+def test_the_actor_judging_benchmark_agrees_with_the_report(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    script = REPO / "benchmarks" / "text_judge_actors.py"
+    command = [sys.executable, str(script), str(out / "text"), "--actors", "actor", "actor_best"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {
+        cells[0]: cells
+        for line in done.stdout.splitlines()
+        if line.startswith("| ") and "| wins |" not in line  # the rows, not the header
+        for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
+    }
+    assert set(rows) == {"sft", "actor", "actor_best"}, done.stdout
+    greedy = json.loads((out / "text" / "summary.json").read_text())["judge"]["greedy"]
+    counted = [int(rows["actor"][column]) for column in (1, 2, 3)]
+    assert counted == [greedy[f"judge/{key}"] for key in ("wins", "ties", "losses")]
+    for args, message in (
+        ([str(out / "text" / "ppo" / "tb")], "has no config.yaml"),
+        ([str(out / "text"), "--actors", "actor_nowhere"], "no actor actor_nowhere under"),
+    ):
+        bad = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
+        assert bad.returncode == 2 and message in bad.stderr.splitlines()[-1], bad.stderr

@@ -130,6 +130,7 @@ def test_two_ranks_match_one_and_resume_on_two_not_one(fixtures, tmp_path, stage
         assert shares[0] != shares[1]
         for report in launched:
             assert report["score"][0] == pytest.approx(one["score"][iteration], rel=RTOL)
+            assert report["ep_return"][0] == pytest.approx(one["ep_return"][iteration], rel=RTOL)
             assert report["gathered"] == one["prompts"][1 + iteration]
     for key, metric in (("sft_eval", "eval/loss"), ("rm_eval", "eval/loss")):
         assert second[0][key][metric] == pytest.approx(one[key][metric], rel=RTOL)

@@ -54,3 +54,35 @@ def test_rank_helpers_in_a_world_of_one(monkeypatch) -> None:
     assert not ranks.is_main()  # no process group yet: the launcher's RANK decides
     monkeypatch.delenv("RANK")
     assert ranks.is_main()
+
+
+def test_episode_logs_of_several_ranks_merge_into_one() -> None:
+    from agents.collect import EpisodeLog
+
+    a = EpisodeLog([1.0, 2.0], [3, 4], {"is_success": [1.0, 0.0]})
+    b = EpisodeLog([6.0], [5], {"is_success": [1.0], "distance": [0.1]})
+    merged = EpisodeLog.merged([a, b])
+    assert merged.returns == [1.0, 2.0, 6.0] and merged.lengths == [3, 4, 5]
+    assert merged.final_info == {"is_success": [1.0, 0.0, 1.0], "distance": [0.1]}
+    assert merged.summary()["rollout/ep_return"] == 3.0 and a.returns == [1.0, 2.0]
+    assert a.over_ranks() is a  # a world of one: nothing to gather
+
+
+def test_ppo_takes_its_share_of_the_batch_or_says_in_one_line_why_not(monkeypatch) -> None:
+    from rlhf_text import ppo_models
+    from rlhf_text.ppo_config import PPOTextConfig
+
+    monkeypatch.setattr(ppo_models, "init_distributed", lambda: None)  # a world of 2, faked
+    monkeypatch.setattr(ppo_models.ranks, "world_size", lambda: 2)
+    monkeypatch.setattr(ppo_models.ranks, "rank", lambda: 1)
+    deepspeed = {"zero_optimization": {"stage": 2}}
+    assert ppo_models.batch_shard(PPOTextConfig(batch_size=6, deepspeed=deepspeed)) == (1, 2)
+    assert ppo_models.batch_shard(PPOTextConfig(batch_size=5)) == (0, 1)  # no DeepSpeed
+    for bad, message in (
+        ({"batch_size": 5}, "ppo.batch_size=5 cannot be shared out by 2 ranks"),
+        ({"unsup_coef": 0.1, "unsup_batch_size": 1}, "ppo.unsup_batch_size=1 cannot be"),
+    ):
+        config = PPOTextConfig(**{"batch_size": 4, **bad}, deepspeed=deepspeed)
+        with pytest.raises(ValueError, match=message) as err:
+            ppo_models.batch_shard(config)
+        assert "\n" not in str(err.value)

@@ -6,10 +6,10 @@
 each step in its own folder under RUNS, resuming what a previous launch left there. Rank R
 writes ``OUT/rank{R}.json``: the per-step losses of this launch (``sft``, ``rm``: each
 rank's loss over its share of the global batch; PPO's ``policy`` and ``value`` losses per
-iteration), the prompts this rank's PPO rollouts drew (``prompts``, one list per iteration)
-and the score logged for the whole batch (``score``), the last rollout's prompts gathered
-from every rank (``gathered``), the final held-out losses, and
-``error``, the one-line message a step stopped with (then the later steps are not run).
+iteration), the prompts this rank's PPO rollouts drew (``prompts``, one list per iteration),
+the score and the episode return logged for the whole batch (``score``, ``ep_return``), the
+last rollout's prompts gathered from every rank (``gathered``), the final held-out losses,
+and ``error``, the one-line message a step stopped with (then the later steps are not run).
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def main() -> None:
         report["policy"] = [row["loss/policy"] for row in history]
         report["value"] = [row["loss/value"] for row in history]
         report["score"] = [row["objective/score"] for row in history]
+        report["ep_return"] = [row["rollout/ep_return"] for row in history]
         from agents import ranks  # the last rollout's prompts, every rank's, in batch order
 
         report["gathered"] = ranks.gather_rows(report["prompts"][-1])

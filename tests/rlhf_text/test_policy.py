@@ -266,3 +266,27 @@ def test_a_shared_value_head_costs_no_pass_beyond_generation(tiny_tokenizer, tin
     steps = batch.shape[1]
     assert len(widths) == steps + 1 and widths[1:] == [1] * steps  # the prompt, then 1 token
     assert batch.values[batch.mask > 0].abs().sum() > 0
+
+
+def test_a_shared_value_head_reads_the_update_pass_of_the_log_probs(
+    tiny_tokenizer, tiny_lm
+) -> None:
+    """evaluate runs the actor once: the values come off the LM head's input of the pass that
+    gives the log-probs, equal to a pass of their own, and train the head and the actor."""
+    policy = TokenActorCritic(tiny_lm)
+    torch.nn.init.normal_(policy.shared_value_head.weight)
+    batch, _, _ = collect(policy, make_env(tiny_tokenizer, max_new_tokens=6), max_new_tokens=6)
+    calls = []
+    hook = tiny_lm.register_forward_pre_hook(lambda module, args: calls.append(1))
+    out = policy.evaluate(batch.observations, batch.actions)
+    hook.remove()
+    assert len(calls) == 1
+    ids, mask, _ = policy.sequences(batch.observations, batch.actions)
+    t = batch.actions.shape[1]
+    with torch.no_grad():
+        own_pass = policy._values(ids, mask, t + 1, {})[:, :t]
+    assert torch.allclose(out.values, own_pass, atol=1e-5)
+    out.values.sum().backward()
+    assert policy.shared_value_head.weight.grad.abs().sum() > 0
+    assert tiny_lm.transformer.h[0].attn.c_attn.weight.grad.abs().sum() > 0
+    tiny_lm.zero_grad(set_to_none=True)  # the model is shared with other tests

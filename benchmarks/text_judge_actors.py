@@ -1,0 +1,71 @@
+"""The independent judge's verdict on saved PPO actors against the SFT model; prints a table.
+
+For a finished ``rlhf-gym text pipeline`` run folder: each named actor directory of its PPO
+step (``actor``, ``actor_best``, ``actor_ema``) answers the report's held-out prompts
+greedily, as the report's greedy row does, and the pipeline's judge (``ppo.judge``: the gold
+rule judge on the embedded data, or a reward-model directory) compares each answer with the
+SFT model's. This is how to choose between the final, the best-judged and the EMA actor.
+
+    .venv/bin/python benchmarks/text_judge_actors.py RUN_DIR [--actors actor actor_ema]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from agents.config import from_dict
+from rlhf_text.data import load_preference_data, prompts
+from rlhf_text.judge import judge_for, win_rate
+from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
+from rlhf_text.pipeline import PipelineConfig, resolve
+from rlhf_text.report import generate_responses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a text pipeline's run folder")
+    parser.add_argument("--actors", nargs="+", default=["actor"], help="under its ppo/")
+    args = parser.parse_args()
+    config_file = args.run_dir / "config.yaml"
+    if not config_file.is_file():
+        parser.error(f"{args.run_dir} has no config.yaml: name a text pipeline's run folder")
+    config = resolve(from_dict(PipelineConfig, yaml.safe_load(config_file.read_text())))
+    missing = [a for a in args.actors if not (Path(config.ppo.run_dir) / a).is_dir()]
+    if missing:
+        parser.error(f"no actor {', '.join(missing)} under {config.ppo.run_dir}")
+    judge = judge_for(config.ppo.judge, config.data.source)
+    if judge is None:
+        parser.error(f"the run has no judge (ppo.judge: {config.ppo.judge})")
+    held_out = prompts(load_preference_data(config.data), "eval")[: config.report.num_prompts]
+    tokenizer = load_tokenizer(ModelConfig(name_or_path=config.sft.run_dir))
+    length, batch = config.report.max_new_tokens, config.report.batch_size
+
+    def greedy(path: str | Path) -> list[str]:
+        model = load_causal_lm(ModelConfig(name_or_path=str(path)), tokenizer).eval()
+        return generate_responses(model, tokenizer, held_out, length, batch_size=batch)[0]
+
+    sft = greedy(config.sft.run_dir)
+    print(f"{len(held_out)} held-out prompts, greedy, judge {config.ppo.judge}\n")
+    print("| actor | wins | ties | losses | win rate vs SFT | mean judge score | mean words |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| sft | | | | | {np.mean(judge.score(held_out, sft)):+.3f} | {_words(sft):.1f} |")
+    for name in args.actors:
+        answers = greedy(Path(config.ppo.run_dir) / name)
+        rate = win_rate(judge, held_out, answers, sft)
+        print(
+            f"| {name} | {rate['judge/wins']:.0f} | {rate['judge/ties']:.0f} "
+            f"| {rate['judge/losses']:.0f} | {rate['judge/win_rate']:.0%} "
+            f"| {np.mean(judge.score(held_out, answers)):+.3f} | {_words(answers):.1f} |"
+        )
+
+
+def _words(answers: list[str]) -> float:
+    return float(np.mean([len(answer.split()) for answer in answers]))
+
+
+if __name__ == "__main__":
+    main()
