@@ -210,19 +210,27 @@ def score_stats(scores: torch.Tensor) -> dict[str, float]:
 
 
 def experience_metrics(
-    batch: RolloutBatch, scores: torch.Tensor, kl: torch.Tensor, kl_coef: float
+    batch: RolloutBatch,
+    scores: torch.Tensor,
+    kl: torch.Tensor,
+    kl_coef: float,
+    exact_kl: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """What people watch in RLHF runs: score, KL, length and how often the model stops.
+    """What people watch in RLHF runs: score, KL, length and how often the model stops, and
+    with ``exact_kl`` (B, T) its per-response sum (``objective/kl_exact``).
 
     Over the whole batch: with ranks sharing it out, each row's numbers are gathered from
-    every rank first (:func:`agents.ranks.gather_rows`), so every rank logs, and the KL
-    controller sees, what one process holding the batch would.
+    every rank first, in one collective (:func:`agents.ranks.gather_rows`), so every rank
+    logs, and the KL controller sees, what one process holding the batch would.
     """
     rows = torch.arange(batch.shape[0], device=batch.mask.device)
     ended_on_stop = batch.terminated[rows, last_token_index(batch.mask)]
-    per_row = torch.stack([scores, kl.sum(1), batch.mask.sum(1), ended_on_stop], 1)
-    whole = torch.tensor(ranks.gather_rows(per_row.double().tolist()), dtype=torch.float64)
-    scores, kl_sums, lengths, ended = whole.T
+    columns = [scores, kl.sum(1), batch.mask.sum(1), ended_on_stop]
+    if exact_kl is not None:
+        columns.append((exact_kl * batch.mask).sum(1))
+    per_row = torch.stack([column.double() for column in columns], 1)
+    whole = torch.tensor(ranks.gather_rows(per_row.tolist()), dtype=torch.float64)
+    scores, kl_sums, lengths, ended = whole.T[:4]
     metrics = score_stats(scores)
     metrics.update(
         {
@@ -233,6 +241,8 @@ def experience_metrics(
             "rollout/eos_rate": float(ended.mean()),
         }
     )
+    if exact_kl is not None:
+        metrics["objective/kl_exact"] = float(whole[:, 4].mean())
     return metrics
 
 

@@ -164,10 +164,7 @@ class TextPPOParts:
             config.score_clip, config.kl.estimator,
         )  # fmt: skip
         batch.extras["ref_logprobs"] = ref_logprobs
-        metrics = experience_metrics(batch, scores, kl, self.kl_controller.value)
-        if exact_kl is not None:
-            per_response = ranks.gather_rows((exact_kl * batch.mask).sum(1).tolist())
-            metrics["objective/kl_exact"] = float(np.mean(per_response))
+        metrics = experience_metrics(batch, scores, kl, self.kl_controller.value, exact_kl)
         # the score is the whole return: a response cut at max_new_tokens ends there too
         batch.terminated = batch.terminated | batch.truncated
         batch.truncated = torch.zeros_like(batch.truncated)
@@ -193,15 +190,18 @@ class TextPPOParts:
             _ema_update(models.ema, models.policy.actor, config.ema_decay)
         self.kl_controller.update(self._kl, config.batch_size)
         out["rollout/prompts_truncated"] = float(models.env.prompts.num_truncated)
-        # the whole batch's, gathered from every rank: every rank logs and judges alike
         prompts, responses = list(models.env.prompt_texts), self._responses(batch)
+        judged = [None] * len(prompts)
+        if self.judge is not None:  # each rank judges its own rows
+            judged = [float(score) for score in self.judge.score(prompts, responses)]
+        # the whole batch's rows, gathered from every rank at once: every rank logs alike
+        local = zip(prompts, responses, self._scores.tolist(), judged, strict=True)
+        rows = ranks.gather_rows(list(local))
+        prompts, responses, scores, judged = (list(column) for column in zip(*rows, strict=True))
         if self.judge is not None:
-            judged = ranks.gather_rows(list(self.judge.score(prompts, responses)))
             out.update(self._judge(iteration, judged))
-        prompts, responses = ranks.gather_rows(prompts), ranks.gather_rows(responses)
         out.update(degeneration_stats(responses))
         if iteration % config.sample_every == 0 or iteration == 1:
-            scores = ranks.gather_rows(self._scores.tolist())
             samples = list(zip(prompts, responses, scores, strict=True))
             out["samples"] = samples_table(samples[: config.num_samples])
         return out
