@@ -15,13 +15,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from agents.config import from_dict
 from rlhf_text.data import load_preference_data, prompts
 from rlhf_text.judge import judge_for, win_rate
 from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
-from rlhf_text.pipeline import PipelineConfig, resolve
+from rlhf_text.pipeline import load_run_config
 from rlhf_text.report import generate_responses
 
 
@@ -30,10 +28,10 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path, help="a text pipeline's run folder")
     parser.add_argument("--actors", nargs="+", default=["actor"], help="under its ppo/")
     args = parser.parse_args()
-    config_file = args.run_dir / "config.yaml"
-    if not config_file.is_file():
-        parser.error(f"{args.run_dir} has no config.yaml: name a text pipeline's run folder")
-    config = resolve(from_dict(PipelineConfig, yaml.safe_load(config_file.read_text())))
+    try:
+        config = load_run_config(args.run_dir)
+    except ValueError as error:
+        parser.error(str(error))
     missing = [a for a in args.actors if not (Path(config.ppo.run_dir) / a).is_dir()]
     if missing:
         parser.error(f"no actor {', '.join(missing)} under {config.ppo.run_dir}")

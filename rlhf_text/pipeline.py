@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from agents.config import from_dict, save_config, to_dict
 from agents.logger import read_metrics
@@ -118,6 +119,26 @@ def resolve(config: PipelineConfig) -> PipelineConfig:
     elif "{judge_rm}" in str(plain["ppo"]["judge"]):
         raise ValueError('ppo.judge names "{judge_rm}" but judge_rm is not configured')
     return from_dict(PipelineConfig, plain)
+
+
+def load_run_config(run_dir: str | Path) -> PipelineConfig:
+    """The resolved config a text pipeline's run folder saved, for scripts that read its models.
+
+    Raises:
+        ValueError: one line, when ``run_dir`` holds no pipeline config (a step's own folder,
+            say, or no run at all).
+    """
+    config_file = Path(run_dir) / "config.yaml"
+    if not config_file.is_file():
+        raise ValueError(f"{run_dir} has no config.yaml: name a text pipeline's run folder")
+    try:
+        return resolve(from_dict(PipelineConfig, yaml.safe_load(config_file.read_text())))
+    except (ValueError, TypeError, AttributeError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(
+            f"{config_file} is not a text pipeline's config ({first_line}): name the pipeline's "
+            "run folder, not a step's"
+        ) from None
 
 
 def steps(config: PipelineConfig) -> tuple[str, ...]:

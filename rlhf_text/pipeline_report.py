@@ -55,7 +55,7 @@ def _base_model(config, tokenizer):
     return load_causal_lm(config.sft.model, tokenizer).eval()
 
 
-def _score_length(config) -> int:
+def score_length(config) -> int:
     """Tokens the report's reward model scores: PPO's reward spec's ``max_length`` when it
     names one, else what step 2 trained on."""
     spec = config.ppo.reward if isinstance(config.ppo.reward, dict) else {}
@@ -94,7 +94,7 @@ def write_report(config, out_dir: str | Path) -> dict[str, Any]:
     tokenizer = load_tokenizer(ModelConfig(name_or_path=sft_dir))
     sft = _load(sft_dir, tokenizer)
     ppo = _load(ppo_dir / "actor", tokenizer)
-    scorer = RewardModelScorer(rm_dir, max_length=_score_length(config))
+    scorer = RewardModelScorer(rm_dir, max_length=score_length(config))
     length = config.report.max_new_tokens
     metric_prompts = held_out[: config.report.num_prompts]
 

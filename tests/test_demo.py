@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from agents import GaussianActorCritic, RunConfig, train
 from agents.checkpoint import FOLDER as CHECKPOINT_FOLDER
@@ -30,6 +32,7 @@ from rlhf_arm.experiment import ContinuousConfig
 from rlhf_gym.cli import main
 from rlhf_gym.demo import DemoConfig, load_demo_config, train_seconds
 from rlhf_gym.demo_report import headline, table_html
+from rlhf_text.judge import GoldJudge
 from rlhf_text.pipeline import PipelineConfig
 from tests.agents.toy_envs import make_point_env
 
@@ -338,6 +341,56 @@ def test_the_actor_judging_benchmark_agrees_with_the_report(demo: tuple[Path, st
     for args, message in (
         ([str(out / "text" / "ppo" / "tb")], "has no config.yaml"),
         ([str(out / "text"), "--actors", "actor_nowhere"], "no actor actor_nowhere under"),
+        ([str(out / "text" / "ppo")], "is not a text pipeline's config"),
+    ):
+        bad = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
+        assert bad.returncode == 2 and message in bad.stderr.splitlines()[-1], bad.stderr
+
+
+def _markdown_rows(stdout: str, header: str) -> list[list[str]]:
+    """The body rows of the Markdown table under ``header``, as lists of cell texts."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    body = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("| "):
+            break
+        body.append([cell.strip() for cell in line.strip("|").split("|")])
+    return body
+
+
+def test_the_best_of_n_benchmark_tables_the_reward_models_picks(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    script = REPO / "benchmarks" / "text_best_of_n.py"
+    rm = str(out / "text" / "rm")
+    command = [sys.executable, str(script), str(out / "text"), "--n", "1", "3", "--rm", rm, rm]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("| n | KL bound") == 2, done.stdout  # one table per --rm
+    rows = _markdown_rows(done.stdout, "| n | KL bound")
+    assert [row[0] for row in rows] == ["1", "3"]
+    assert [float(row[1]) for row in rows] == [0.0, round(math.log(3) - 2 / 3, 2)]
+    prompts = yaml.safe_load((out / "text" / "config.yaml").read_text())["report"]["num_prompts"]
+    for row in rows:
+        wins, ties, losses = (int(count) for count in row[4].split(" / "))
+        assert wins + ties + losses == prompts
+        assert row[5] == f"{(wins + ties / 2) / prompts:.0%}"
+        assert float(row[6]) >= float(row[3])  # the judge's own pick is never worse than the RM's
+    assert rows[0][3] == rows[0][6] and rows[0][5] == rows[0][7]  # of one answer, both pick it
+    agreement = re.search(r"orders (\d+)% of (\d+) pairs", done.stdout)
+    assert agreement and 0 <= int(agreement[1]) <= 100 and int(agreement[2]) > 0, done.stdout
+    by_term = _markdown_rows(done.stdout, "| the judge's deciding term |")  # the gold judge's
+    assert {row[0] for row in by_term} <= set(GoldJudge().weights), by_term
+    assert sum(int(row[1]) for row in by_term) == int(agreement[2])  # each pair has one term
+    against = [int(row[2].split()[0]) for row in by_term]
+    assert all(0 <= n <= int(row[1]) for n, row in zip(against, by_term, strict=True))
+    disagreeing = sum(against) / int(agreement[2])  # the same pairs as the agreement line's
+    assert abs((1 - disagreeing) - int(agreement[1]) / 100) <= 0.005 + 1e-9, done.stdout
+    for args, message in (
+        ([str(out / "text"), "--n", "0"], "sizes must be at least 1"),
+        ([str(out / "text"), "--policy", "actor_nowhere"], "no model directory at"),
+        ([str(out / "text" / "ppo")], "not a step's"),
+        ([str(out / "text" / "ppo" / "tb")], "has no config.yaml"),
     ):
         bad = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr.splitlines()[-1], bad.stderr

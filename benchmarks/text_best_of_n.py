@@ -1,0 +1,164 @@
+"""Best-of-n on the judge: how much of a reward model's preference the judge confirms.
+
+Gao et al. (2022) measure reward-model over-optimisation two ways: with RL, and with best-of-n
+sampling, which answers with the reward model's favourite of n samples. Best-of-n needs no
+training and its KL to the policy has a closed form, log n - (n - 1) / n nats (the bound they
+use), so it shows quickly what PPO against the same reward model can hope for.
+
+For a finished ``rlhf-gym text pipeline`` run folder: the policy (SFT, or a PPO actor with
+``--policy``) answers the report's held-out prompts ``n`` times, sampled. For each ``n`` the
+reward model picks its favourite of the first ``n`` answers, and the judge (``ppo.judge``)
+compares the pick with SFT's greedy answer, as the report's greedy row compares PPO's. The
+oracle columns let the judge pick instead: the most any choice among those answers reaches.
+Under the table: how often the reward model orders two answers to one prompt as the judge
+does, over the pairs the judge separates.
+
+    .venv/bin/python benchmarks/text_best_of_n.py RUN_DIR [--n 1 2 4 8 16] [--rm DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from envs.rewards.reward_model import RewardModelScorer
+from rlhf_text.data import load_preference_data, prompts
+from rlhf_text.judge import judge_for
+from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
+from rlhf_text.pipeline import load_run_config
+from rlhf_text.pipeline_report import score_length
+from rlhf_text.report import generate_responses
+
+TIE = 1e-9
+"""judge scores closer than this are a tie, as in :func:`rlhf_text.judge.win_rate`"""
+
+
+def best_of_n_kl(n: int) -> float:
+    """The KL (nats) of best-of-n sampling to the policy it samples: log n - (n - 1) / n."""
+    return math.log(n) - (n - 1) / n
+
+
+def pick(scores: np.ndarray, n: int) -> np.ndarray:
+    """Per prompt, the index of the highest of the first ``n`` rows of ``scores`` (n, prompts)."""
+    return np.argmax(scores[:n], axis=0)
+
+
+def win_counts(picked: np.ndarray, baseline: np.ndarray) -> tuple[int, int, int]:
+    """Wins, ties and losses of judge scores ``picked`` against ``baseline``, prompt by prompt."""
+    difference = picked - baseline
+    wins, losses = int(np.sum(difference > TIE)), int(np.sum(difference < -TIE))
+    return wins, len(difference) - wins - losses, losses
+
+
+def pair_agreement(judge: np.ndarray, reward: np.ndarray) -> tuple[float, int]:
+    """How often ``reward`` orders two answers to one prompt as ``judge`` does, over the pairs
+    ``judge`` separates; both (answers, prompts). Returns (rate, pairs)."""
+    agree = pairs = 0
+    for i, j in combinations(range(judge.shape[0]), 2):
+        separated = np.abs(judge[i] - judge[j]) > TIE
+        same = np.sign(judge[i] - judge[j]) == np.sign(reward[i] - reward[j])
+        agree += int(np.sum(same & separated))
+        pairs += int(np.sum(separated))
+    return (agree / pairs if pairs else float("nan")), pairs
+
+
+def disagreement_by_term(
+    terms: list[dict[str, np.ndarray]], weights: dict[str, float], reward: np.ndarray
+) -> dict[str, tuple[int, int]]:
+    """For a judge made of weighted terms (:class:`rlhf_text.judge.GoldJudge`): per term, the
+    pairs of answers to one prompt whose judge difference it contributes most to, and how
+    many of them ``reward`` (answers, prompts) orders the other way. ``terms``: per answer
+    set, each term's values over the prompts."""
+    counts = {name: [0, 0] for name in weights}
+    names = list(weights)
+    for i, j in combinations(range(len(terms)), 2):
+        parts = np.array([weights[k] * (terms[i][k] - terms[j][k]) for k in names])
+        judged = parts.sum(axis=0)
+        separated = np.abs(judged) > TIE
+        main = np.argmax(np.abs(parts), axis=0)
+        disagree = np.sign(judged) != np.sign(reward[i] - reward[j])
+        for index, name in enumerate(names):
+            decided = separated & (main == index)
+            counts[name][0] += int(np.sum(decided))
+            counts[name][1] += int(np.sum(decided & disagree))
+    return {name: (pairs, against) for name, (pairs, against) in counts.items() if pairs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a text pipeline's run folder")
+    parser.add_argument("--n", type=int, nargs="+", default=[1, 2, 4, 8, 16], help="sizes")
+    parser.add_argument("--rm", nargs="+", default=None, help="reward-model dirs (the run's)")
+    parser.add_argument("--policy", default="sft", help="'sft' or an actor under the run's ppo/")
+    parser.add_argument("--seed", type=int, default=1000, help="the first sample's seed")
+    args = parser.parse_args()
+    if min(args.n) < 1:
+        parser.error(f"--n: sizes must be at least 1, got {min(args.n)}")
+    try:
+        config = load_run_config(args.run_dir)
+    except ValueError as error:
+        parser.error(str(error))
+    policy = config.sft.run_dir if args.policy == "sft" else Path(config.ppo.run_dir) / args.policy
+    reward_models = args.rm or [config.rm.run_dir]
+    missing = [str(p) for p in (policy, *reward_models) if not Path(p).is_dir()]
+    if missing:
+        parser.error(f"no model directory at {', '.join(missing)}")
+    judge = judge_for(config.ppo.judge, config.data.source)
+    if judge is None:
+        parser.error(f"the run has no judge (ppo.judge: {config.ppo.judge})")
+
+    held_out = prompts(load_preference_data(config.data), "eval")[: config.report.num_prompts]
+    tokenizer = load_tokenizer(ModelConfig(name_or_path=config.sft.run_dir))
+    length, batch = config.report.max_new_tokens, config.report.batch_size
+
+    def load(path) -> object:
+        return load_causal_lm(ModelConfig(name_or_path=str(path)), tokenizer).eval()
+
+    sft_greedy = generate_responses(load(config.sft.run_dir), tokenizer, held_out, length,
+                                    batch_size=batch)[0]  # fmt: skip
+    model, samples = load(policy), []
+    for i in tqdm(range(max(args.n)), desc=f"{args.policy} samples", unit="answer/prompt"):
+        samples.append(generate_responses(model, tokenizer, held_out, length, do_sample=True,
+                                          seed=args.seed + i, batch_size=batch)[0])  # fmt: skip
+    baseline = judge.score(held_out, sft_greedy)
+    judged = np.array([judge.score(held_out, answers) for answers in samples])
+    columns = np.arange(len(held_out))
+    print(f"{len(held_out)} held-out prompts; {args.policy} sampled, against SFT greedy "
+          f"(judge score {baseline.mean():+.3f}); judge {config.ppo.judge}")  # fmt: skip
+    for reward_model in reward_models:
+        scorer = RewardModelScorer(reward_model, max_length=score_length(config))
+        rewards = np.array([scorer.score(held_out, answers) for answers in samples])
+        rate, pairs = pair_agreement(judged, rewards)
+        print(f"\nreward model {reward_model}")
+        print("| n | KL bound (nats) | RM's pick: RM score | judge score | wins / ties / losses "
+              "| win rate | judge's pick: judge score | win rate |")  # fmt: skip
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for n in sorted(set(args.n)):
+            by_rm, by_judge = pick(rewards, n), pick(judged, n)
+            wins, ties, losses = win_counts(judged[by_rm, columns], baseline)
+            oracle = win_counts(judged[by_judge, columns], baseline)
+            print(
+                f"| {n} | {best_of_n_kl(n):.2f} | {rewards[by_rm, columns].mean():+.3f} "
+                f"| {judged[by_rm, columns].mean():+.3f} | {wins} / {ties} / {losses} "
+                f"| {(wins + ties / 2) / len(columns):.0%} "
+                f"| {judged[by_judge, columns].mean():+.3f} "
+                f"| {(oracle[0] + oracle[1] / 2) / len(columns):.0%} |"
+            )
+        print(f"\nthe reward model orders {rate:.0%} of {pairs} pairs of answers to one prompt "
+              "as the judge does")  # fmt: skip
+        if hasattr(judge, "score_terms"):  # a rule judge: which of its terms the RM misses
+            terms = [judge.score_terms(held_out, answers) for answers in samples]
+            print("\n| the judge's deciding term | pairs | the reward model orders the other way |")
+            print("|---|---:|---:|")
+            by_term = disagreement_by_term(terms, judge.weights, rewards)
+            for name, (count, against) in by_term.items():
+                print(f"| {name} | {count} | {against} ({against / count:.0%}) |")
+
+
+if __name__ == "__main__":
+    main()
