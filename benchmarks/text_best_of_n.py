@@ -31,7 +31,7 @@ from rlhf_text.data import load_preference_data, prompts
 from rlhf_text.judge import judge_for
 from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
 from rlhf_text.pipeline import load_run_config
-from rlhf_text.pipeline_report import score_length
+from rlhf_text.pipeline_report import judge_name, score_length
 from rlhf_text.report import generate_responses
 
 TIE = 1e-9
@@ -122,14 +122,17 @@ def main() -> None:
     sft_greedy = generate_responses(load(config.sft.run_dir), tokenizer, held_out, length,
                                     batch_size=batch)[0]  # fmt: skip
     model, samples = load(policy), []
-    for i in tqdm(range(max(args.n)), desc=f"{args.policy} samples", unit="answer/prompt"):
+    for i in tqdm(
+        range(max(args.n)), desc=f"{args.policy}: an answer to each prompt", unit="round"
+    ):
         samples.append(generate_responses(model, tokenizer, held_out, length, do_sample=True,
                                           seed=args.seed + i, batch_size=batch)[0])  # fmt: skip
     baseline = judge.score(held_out, sft_greedy)
     judged = np.array([judge.score(held_out, answers) for answers in samples])
     columns = np.arange(len(held_out))
+    print(f"judge: {judge_name(config.ppo.judge)}")
     print(f"{len(held_out)} held-out prompts; {args.policy} sampled, against SFT greedy "
-          f"(judge score {baseline.mean():+.3f}); judge {config.ppo.judge}")  # fmt: skip
+          f"(judge score {baseline.mean():+.3f})")  # fmt: skip
     for reward_model in reward_models:
         scorer = RewardModelScorer(reward_model, max_length=score_length(config))
         rewards = np.array([scorer.score(held_out, answers) for answers in samples])

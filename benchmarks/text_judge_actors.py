@@ -20,6 +20,7 @@ from rlhf_text.data import load_preference_data, prompts
 from rlhf_text.judge import judge_for, win_rate
 from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
 from rlhf_text.pipeline import load_run_config
+from rlhf_text.pipeline_report import judge_name
 from rlhf_text.report import generate_responses
 
 
@@ -47,7 +48,7 @@ def main() -> None:
         return generate_responses(model, tokenizer, held_out, length, batch_size=batch)[0]
 
     sft = greedy(config.sft.run_dir)
-    print(f"{len(held_out)} held-out prompts, greedy, judge {config.ppo.judge}\n")
+    print(f"{len(held_out)} held-out prompts, greedy, judge: {judge_name(config.ppo.judge)}\n")
     print("| actor | wins | ties | losses | win rate vs SFT | mean judge score | mean words |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     print(f"| sft | | | | | {np.mean(judge.score(held_out, sft)):+.3f} | {_words(sft):.1f} |")

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from agents.logger import read_metrics
-from rlhf_text.pipeline_report import degeneration_rows, judge_rows, probe_rows
+from rlhf_text.pipeline_report import (
+    degeneration_rows,
+    judge_rows,
+    probe_rows,
+    win_counts_text,
+)
 from rlhf_text.report import plot_curves
 
 ARM_CURVES = {
@@ -129,6 +134,11 @@ def render_html(blocks: list[Block], title: str) -> str:
     )
 
 
+def seconds(value: float) -> str:
+    """``"0.4 s"`` under ten seconds, ``"126 s"`` above: a quick run's steps take under one."""
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
 def plural(number: float, noun: str) -> str:
     """``"1 episode"``, ``"20 episodes"``."""
     return f"{number:.0f} {noun}{'' if number == 1 else 's'}"
@@ -145,7 +155,7 @@ def headline_items(summary: dict[str, Any]) -> list[tuple[str, str]]:
             f"{arm['success_threshold']:.2f} m) and mean final distance "
             f"{arm.get('mean_final_distance', nan):.3f} m over "
             f"{plural(arm['episodes'], 'deterministic episode')}; "
-            f"{arm['timesteps']:,} timesteps in {arm['train_seconds']:.0f} s of training",
+            f"{arm['timesteps']:,} timesteps in {seconds(arm['train_seconds'])} of training",
         ),
         (
             "text",
@@ -165,9 +175,9 @@ def _judge_headline(text: dict[str, Any]) -> str:
         return ""
     sampled, greedy = text["judge"]["sampled"], text["judge"]["greedy"]
     return (
-        f"; an independent judge prefers PPO's answers to SFT's on {sampled['judge/win_rate']:.0%}"
-        f" of {int(sampled['judge/count'])} held-out prompts sampled, "
-        f"{greedy['judge/win_rate']:.0%} greedy"
+        f"; PPO's win rate over SFT by an independent judge on {int(sampled['judge/count'])} "
+        f"held-out prompts (a tie counts half): sampled {win_counts_text(sampled)}, greedy "
+        f"{win_counts_text(greedy)}"
     )
 
 
@@ -180,12 +190,13 @@ def _train_seconds_line(summary: dict[str, Any]) -> str:
     """The runs' training time (over every invocation), then this invocation's total."""
     train = summary["train_seconds"]
     line = (
-        f"training: arm {train['arm']:.0f} s, text {train['text']:.0f} s (SFT "
-        f"{train['sft']:.0f} s, reward model {train['rm']:.0f} s, PPO {train['ppo']:.0f} s), "
+        f"training: arm {seconds(train['arm'])}, text {seconds(train['text'])} (SFT "
+        f"{seconds(train['sft'])}, reward model {seconds(train['rm'])}, PPO "
+        f"{seconds(train['ppo'])}), "
         "over every invocation of the runs"
     )
     total = summary.get("seconds", {}).get("total")
-    return line if total is None else f"{line}; this invocation {total:.0f} s in all"
+    return line if total is None else f"{line}; this invocation {seconds(total)} in all"
 
 
 def _value_table(rows: list[tuple[str, str]]) -> str:
@@ -227,8 +238,8 @@ def _text_rows(text: dict[str, Any]) -> list[tuple[str, str]]:
          f"{ppo['kl_to_reference']:.3f}"),
         *judge_rows(text),
         *degeneration_rows(text),
-        ("wall-clock of this invocation (s): SFT / RM / PPO",
-         " / ".join(f"{steps.get(step, float('nan')):.0f}" for step in ("sft", "rm", "ppo"))),
+        ("wall-clock of this invocation, loading and evaluation included: SFT / RM / PPO",
+         " / ".join(seconds(steps.get(step, float("nan"))) for step in ("sft", "rm", "ppo"))),
     ]  # fmt: skip
 
 
@@ -245,6 +256,21 @@ def _tensorboard_blocks(out: Path) -> list[Block]:
             + f" under `{out}`. Open them all with:",
         ),
         Block("code", f".venv/bin/tensorboard --logdir {out}"),
+    ]
+
+
+def smoke_run_note(config) -> list[Block]:
+    """A warning under the title when the text model is a tiny one built from scratch (what
+    ``--quick`` runs): its numbers show that the path works, not what RLHF achieves."""
+    if not config.text.sft.model.builds_tiny:
+        return []
+    return [
+        Block(
+            "p",
+            "**A smoke run** (what `rlhf-gym demo --quick` runs): the text model is a tiny GPT-2 "
+            "built from scratch and every budget is seconds, so the numbers below show that "
+            "each step runs, not what RLHF achieves. Run `rlhf-gym demo` for the real one.",
+        )
     ]
 
 
@@ -278,6 +304,7 @@ def write_demo_report(summary: dict[str, Any], config, out_dir: str | Path) -> d
     text_report = os.path.relpath(Path(config.text.run_dir) / "report" / "report.md", out)
     blocks = [
         Block("h1", "rlhf-gym demo: one PPO core, two worlds"),
+        *smoke_run_note(config),
         *[Block("p", f"**{label}**: {sentence}") for label, sentence in headline_items(summary)],
         Block("h2", "The arm: PPO learns to reach"),
         Block(

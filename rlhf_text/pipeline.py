@@ -131,8 +131,13 @@ def load_run_config(run_dir: str | Path) -> PipelineConfig:
     config_file = Path(run_dir) / "config.yaml"
     if not config_file.is_file():
         raise ValueError(f"{run_dir} has no config.yaml: name a text pipeline's run folder")
+    data = yaml.safe_load(config_file.read_text())
+    if isinstance(data, dict) and {"arm", "text"} <= set(data):  # `rlhf-gym demo`'s folder
+        raise ValueError(
+            f"{run_dir} is a demo's folder: name its text pipeline's, {Path(run_dir) / 'text'}"
+        )
     try:
-        return resolve(from_dict(PipelineConfig, yaml.safe_load(config_file.read_text())))
+        return resolve(from_dict(PipelineConfig, data))
     except (ValueError, TypeError, AttributeError) as error:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(

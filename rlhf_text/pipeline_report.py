@@ -179,6 +179,16 @@ def judge_name(choice: str) -> str:
     return "a second reward model, trained on the other half of the prompts"
 
 
+def win_counts_text(rate: dict[str, float]) -> str:
+    """``"56% (1 win, 7 ties, 0 losses)"``: a win rate with its counts, since a tie counts half
+    (:func:`rlhf_text.judge.win_rate`) and a rate alone hides how many prompts tied."""
+    wins, ties, losses = (int(rate[f"judge/{key}"]) for key in ("wins", "ties", "losses"))
+    return (
+        f"{rate['judge/win_rate']:.0%} ({wins} win{'s' * (wins != 1)}, {ties} tie"
+        f"{'s' * (ties != 1)}, {losses} loss{'es' * (losses != 1)})"
+    )
+
+
 def judge_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The independent judges' rows of a report (none when the run had no judge)."""
     rows = []
@@ -189,15 +199,16 @@ def judge_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows += [
             (f"independent judge ({name}; never trained on): mean score of sampled responses, "
              "SFT / PPO", f"{sft['judge_score_mean']:+.3f} / {ppo['judge_score_mean']:+.3f}"),
-            (f"PPO beats SFT on the judge ({int(sampled['judge/count'])} prompts): sampled / "
-             "greedy", f"{sampled['judge/win_rate']:.0%} / {greedy['judge/win_rate']:.0%}"),
+            (f"PPO's win rate over SFT on the judge ({int(sampled['judge/count'])} prompts; a tie "
+             "counts half): sampled / greedy",
+             f"{win_counts_text(sampled)} / {win_counts_text(greedy)}"),
         ]  # fmt: skip
     if "judge_rm" in summary:
         sampled, greedy = summary["judge_rm"]["sampled"], summary["judge_rm"]["greedy"]
         rows.append(
-            (f"PPO beats SFT on {judge_name('rm')} ({int(sampled['judge/count'])} prompts): "
-             "sampled / greedy", f"{sampled['judge/win_rate']:.0%} / "
-             f"{greedy['judge/win_rate']:.0%}")
+            (f"PPO's win rate over SFT on {judge_name('rm')} ({int(sampled['judge/count'])} "
+             "prompts; a tie counts half): sampled / greedy",
+             f"{win_counts_text(sampled)} / {win_counts_text(greedy)}")
         )  # fmt: skip
     return rows
 

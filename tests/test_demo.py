@@ -31,9 +31,10 @@ from agents.ppo import PPOConfig
 from rlhf_arm.experiment import ContinuousConfig
 from rlhf_gym.cli import main
 from rlhf_gym.demo import DemoConfig, load_demo_config, train_seconds
-from rlhf_gym.demo_report import headline, table_html
+from rlhf_gym.demo_report import headline, seconds, smoke_run_note, table_html
 from rlhf_text.judge import GoldJudge
 from rlhf_text.pipeline import PipelineConfig
+from rlhf_text.pipeline_report import win_counts_text
 from tests.agents.toy_envs import make_point_env
 
 REPO = Path(__file__).parents[1]
@@ -110,8 +111,15 @@ def test_report_md_has_the_numbers_plots_video_and_both_tables(demo: tuple[Path,
     assert len(answers) == 1 + 3  # alignment row + table_prompts rows
     # the embedded data: the rule-based judge, never trained on, compares PPO with SFT
     assert "independent judge (rules of the data's own definitions; never trained on)" in report
-    assert "PPO beats SFT on the judge (8 prompts): sampled / greedy" in report
-    assert "PPO beats SFT on a second reward model, trained on the other half" in report
+    assert "**A smoke run** (what `rlhf-gym demo --quick` runs)" in report
+    assert not smoke_run_note(load_demo_config(CONFIG))  # the full demo's report has none
+    judged = json.loads((out / "text" / "summary.json").read_text())["judge"]
+    row = "PPO's win rate over SFT on the judge (8 prompts; a tie counts half): sampled / greedy"
+    counts = f"{win_counts_text(judged['sampled'])} / {win_counts_text(judged['greedy'])}"
+    assert f"| {row} | {counts} |" in report  # with its wins, ties and losses
+    assert re.search(r"\d+% \(\d+ wins?, \d+ ties?, \d+ loss(es)?\)", counts), counts
+    assert "PPO's win rate over SFT on a second reward model, trained on the other half" in report
+    assert f"greedy {win_counts_text(judged['greedy'])}" in report  # the headline's, too
     # every answer shows the judge's score beside the reward model's; no broken glyphs
     assert all(row.count(", judge ") == 3 for row in answers[1:]), answers
     assert "\ufffd" not in report
@@ -178,7 +186,8 @@ def test_running_again_resumes_both_worlds(demo: tuple[Path, str]) -> None:
     # the headline's time is the runs' training, not this (resumed, instant) invocation's
     again = json.loads((out / "summary.json").read_text())["train_seconds"]
     assert again == trained and again["arm"] > 0 and again["sft"] > 0 and again["ppo"] > 0
-    assert f"training: arm {trained['arm']:.0f} s, text {trained['text']:.0f} s" in stdout
+    arm, text = seconds(trained["arm"]), seconds(trained["text"])
+    assert f"training: arm {arm}, text {text}" in stdout
     assert len(json.loads((out / "text" / "summary.json").read_text())["tables"]) == 2
 
 
@@ -249,7 +258,7 @@ def test_headline_wall_clock_is_the_runs_training_time() -> None:
     wall_clock = headline(_headline_summary(train, resumed)).splitlines()[-1]
     assert wall_clock == (
         "wall-clock: training: arm 300 s, text 100 s (SFT 20 s, reward model 10 s, PPO 70 s), "
-        "over every invocation of the runs; this invocation 8 s in all"
+        "over every invocation of the runs; this invocation 8.0 s in all"
     )
 
 
@@ -390,6 +399,7 @@ def test_the_best_of_n_benchmark_tables_the_reward_models_picks(demo: tuple[Path
         ([str(out / "text"), "--n", "0"], "sizes must be at least 1"),
         ([str(out / "text"), "--policy", "actor_nowhere"], "no model directory at"),
         ([str(out / "text" / "ppo")], "not a step's"),
+        ([str(out)], f"is a demo's folder: name its text pipeline's, {out / 'text'}"),
         ([str(out / "text" / "ppo" / "tb")], "has no config.yaml"),
     ):
         bad = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
