@@ -27,12 +27,8 @@ import numpy as np
 from tqdm import tqdm
 
 from envs.rewards.reward_model import RewardModelScorer
-from rlhf_text.data import load_preference_data, prompts
-from rlhf_text.judge import judge_for
-from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
-from rlhf_text.pipeline import load_run_config
+from rlhf_text.judged_run import open_judged_run
 from rlhf_text.pipeline_report import judge_name, score_length
-from rlhf_text.report import generate_responses
 
 TIE = 1e-9
 """judge scores closer than this are a tie, as in :func:`rlhf_text.judge.win_rate`"""
@@ -100,33 +96,22 @@ def main() -> None:
     if min(args.n) < 1:
         parser.error(f"--n: sizes must be at least 1, got {min(args.n)}")
     try:
-        config = load_run_config(args.run_dir)
+        run = open_judged_run(args.run_dir)
     except ValueError as error:
         parser.error(str(error))
+    config, judge, held_out = run.config, run.judge, run.prompts
     policy = config.sft.run_dir if args.policy == "sft" else Path(config.ppo.run_dir) / args.policy
     reward_models = args.rm or [config.rm.run_dir]
     missing = [str(p) for p in (policy, *reward_models) if not Path(p).is_dir()]
     if missing:
         parser.error(f"no model directory at {', '.join(missing)}")
-    judge = judge_for(config.ppo.judge, config.data.source)
-    if judge is None:
-        parser.error(f"the run has no judge (ppo.judge: {config.ppo.judge})")
 
-    held_out = prompts(load_preference_data(config.data), "eval")[: config.report.num_prompts]
-    tokenizer = load_tokenizer(ModelConfig(name_or_path=config.sft.run_dir))
-    length, batch = config.report.max_new_tokens, config.report.batch_size
-
-    def load(path) -> object:
-        return load_causal_lm(ModelConfig(name_or_path=str(path)), tokenizer).eval()
-
-    sft_greedy = generate_responses(load(config.sft.run_dir), tokenizer, held_out, length,
-                                    batch_size=batch)[0]  # fmt: skip
-    model, samples = load(policy), []
+    sft_greedy = run.answers(run.load(config.sft.run_dir))
+    model, samples = run.load(policy), []
     for i in tqdm(
         range(max(args.n)), desc=f"{args.policy}: an answer to each prompt", unit="round"
     ):
-        samples.append(generate_responses(model, tokenizer, held_out, length, do_sample=True,
-                                          seed=args.seed + i, batch_size=batch)[0])  # fmt: skip
+        samples.append(run.answers(model, do_sample=True, seed=args.seed + i))
     baseline = judge.score(held_out, sft_greedy)
     judged = np.array([judge.score(held_out, answers) for answers in samples])
     columns = np.arange(len(held_out))

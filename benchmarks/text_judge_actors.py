@@ -16,12 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rlhf_text.data import load_preference_data, prompts
-from rlhf_text.judge import judge_for, win_rate
-from rlhf_text.models import ModelConfig, load_causal_lm, load_tokenizer
-from rlhf_text.pipeline import load_run_config
+from rlhf_text.judge import win_rate
+from rlhf_text.judged_run import open_judged_run
 from rlhf_text.pipeline_report import judge_name
-from rlhf_text.report import generate_responses
 
 
 def main() -> None:
@@ -30,22 +27,16 @@ def main() -> None:
     parser.add_argument("--actors", nargs="+", default=["actor"], help="under its ppo/")
     args = parser.parse_args()
     try:
-        config = load_run_config(args.run_dir)
+        run = open_judged_run(args.run_dir)
     except ValueError as error:
         parser.error(str(error))
+    config, judge, held_out = run.config, run.judge, run.prompts
     missing = [a for a in args.actors if not (Path(config.ppo.run_dir) / a).is_dir()]
     if missing:
         parser.error(f"no actor {', '.join(missing)} under {config.ppo.run_dir}")
-    judge = judge_for(config.ppo.judge, config.data.source)
-    if judge is None:
-        parser.error(f"the run has no judge (ppo.judge: {config.ppo.judge})")
-    held_out = prompts(load_preference_data(config.data), "eval")[: config.report.num_prompts]
-    tokenizer = load_tokenizer(ModelConfig(name_or_path=config.sft.run_dir))
-    length, batch = config.report.max_new_tokens, config.report.batch_size
 
     def greedy(path: str | Path) -> list[str]:
-        model = load_causal_lm(ModelConfig(name_or_path=str(path)), tokenizer).eval()
-        return generate_responses(model, tokenizer, held_out, length, batch_size=batch)[0]
+        return run.answers(run.load(path))
 
     sft = greedy(config.sft.run_dir)
     print(f"{len(held_out)} held-out prompts, greedy, judge: {judge_name(config.ppo.judge)}\n")

@@ -368,8 +368,13 @@ def _markdown_rows(stdout: str, header: str) -> list[list[str]]:
     return body
 
 
-def test_the_best_of_n_benchmark_tables_the_reward_models_picks(demo: tuple[Path, str]) -> None:
+def test_the_best_of_n_benchmark_tables_the_reward_models_picks(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
     out, _ = demo
+    unjudged = yaml.safe_load((out / "text" / "config.yaml").read_text())
+    unjudged["ppo"]["judge"] = "none"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(unjudged))
     script = REPO / "benchmarks" / "text_best_of_n.py"
     rm = str(out / "text" / "rm")
     command = [sys.executable, str(script), str(out / "text"), "--n", "1", "3", "--rm", rm, rm]
@@ -400,6 +405,7 @@ def test_the_best_of_n_benchmark_tables_the_reward_models_picks(demo: tuple[Path
         ([str(out / "text"), "--policy", "actor_nowhere"], "no model directory at"),
         ([str(out / "text" / "ppo")], "not a step's"),
         ([str(out)], f"is a demo's folder: name its text pipeline's, {out / 'text'}"),
+        ([str(tmp_path)], "the run has no judge (ppo.judge: none)"),
         ([str(out / "text" / "ppo" / "tb")], "has no config.yaml"),
     ):
         bad = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
