@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,8 @@ def test_the_readme_reward_functions_and_text_reward_yaml_work(
     module = next(block for block in _blocks("python") if block.startswith("# my_rewards.py"))
     (tmp_path / "my_rewards.py").write_text(module)
     monkeypatch.syspath_prepend(str(tmp_path))
-    import my_rewards
+    monkeypatch.delitem(sys.modules, "my_rewards", raising=False)  # another test's, of that name
+    my_rewards = importlib.import_module("my_rewards")
 
     reach = my_rewards.smooth_reach(np.zeros(3), np.ones(5), {"distance": 0.0})
     assert reach == pytest.approx(1.0 - 0.005)
