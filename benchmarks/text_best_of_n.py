@@ -2,8 +2,9 @@
 
 Gao et al. (2022) measure reward-model over-optimisation two ways: with RL, and with best-of-n
 sampling, which answers with the reward model's favourite of n samples. Best-of-n needs no
-training and its KL to the policy has a closed form, log n - (n - 1) / n nats (the bound they
-use), so it shows quickly what PPO against the same reward model can hope for.
+training, and its KL to the policy is at most log n - (n - 1) / n nats (the formula they use;
+Beirami et al. 2024 show it is an upper bound), so it shows quickly what PPO against the
+same reward model can hope for.
 
 For a finished ``rlhf-gym text pipeline`` run folder: the policy (SFT, or a PPO actor with
 ``--policy``) answers the report's held-out prompts ``n`` times, sampled. For each ``n`` the
@@ -35,7 +36,7 @@ TIE = 1e-9
 
 
 def best_of_n_kl(n: int) -> float:
-    """The KL (nats) of best-of-n sampling to the policy it samples: log n - (n - 1) / n."""
+    """The bound on best-of-n's KL (nats) to the policy it samples: log n - (n - 1) / n."""
     return math.log(n) - (n - 1) / n
 
 
