@@ -218,7 +218,7 @@ def _arm_rows(arm: dict[str, Any]) -> list[tuple[str, str]]:
         (f"mean final distance (m), {episodes}", f"{arm.get('mean_final_distance', nan):.3f}"),
         (f"mean episode return, {episodes}", f"{arm['mean_return']:.2f}"),
         ("timesteps trained", f"{arm['timesteps']:,}"),
-        ("training wall-clock (s)", f"{arm['train_seconds']:.0f}"),
+        ("training wall-clock", seconds(arm["train_seconds"])),
     ]
 
 
