@@ -48,8 +48,12 @@ def check_resume(
     config: Any,
     allow_config_change: bool = False,
     config_name: str = CONFIG_NAME,
+    key_prefix: str = "",
 ) -> list[str]:
     """Refuse to resume ``run_dir`` under a config that differs from the one it started with.
+
+    ``key_prefix`` is put before each changed key in the error, so a run that is one part of
+    a bigger config names the key as the user typed it (``text.ppo.iterations``).
 
     Returns:
         The changed keys that were allowed (harmless ones, or all with
@@ -72,7 +76,8 @@ def check_resume(
     changed = changed_keys(saved, to_dict(config))
     refused = [key for key in changed if key.rsplit(".", 1)[-1] not in HARMLESS_KEYS]
     if refused and not allow_config_change:
-        shown = ", ".join(refused[:8]) + (" ..." if len(refused) > 8 else "")
+        shown = ", ".join(key_prefix + key for key in refused[:8])
+        shown += " ..." if len(refused) > 8 else ""
         raise ConfigError(
             f"{run_dir} was started with another config ({shown} changed): resume with the "
             "same config, start afresh with --fresh, or pass --allow-config-change"
@@ -108,6 +113,19 @@ def start_run(
         (run_dir / METRICS_NAME).unlink(missing_ok=True)
         save_config(config, run_dir / config_name)
     return False
+
+
+def check_before_start(
+    run_dir: str | Path,
+    config: Any,
+    resume: bool,
+    allow_config_change: bool = False,
+    key_prefix: str = "",
+) -> None:
+    """What :func:`start_run` will check, checked now: a command that runs several runs in
+    turn refuses a changed config before the first of them spends any time."""
+    if resume and has_checkpoint(run_dir):
+        check_resume(run_dir, config, allow_config_change, key_prefix=key_prefix)
 
 
 def commit_config(run_dir: str | Path, config: Any, config_name: str = CONFIG_NAME) -> None:

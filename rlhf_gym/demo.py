@@ -37,9 +37,10 @@ from agents.config import (
     read_mapping,
     save_config,
 )
+from agents.run_folder import check_before_start
 from rlhf_arm.experiment import ContinuousConfig
 from rlhf_gym.demo_report import headline, write_demo_report
-from rlhf_text.pipeline import PipelineConfig, run_pipeline
+from rlhf_text.pipeline import PipelineConfig, check_step_resumes, run_pipeline
 
 
 @dataclass
@@ -125,6 +126,9 @@ def run_demo(
         every invocation, :func:`train_seconds`), ``seconds`` per stage of this invocation
         and ``files``.
     """
+    # both worlds' folders first: a changed text config must not wait for the arm's work
+    check_before_start(config.arm.run_dir, config.arm, resume, allow_config_change, "arm.")
+    check_step_resumes(config.text, resume, allow_config_change, "text.")
     _quiet_model_loading()
     out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -177,6 +177,22 @@ def run_step(
     raise ValueError(f"unknown step {step!r}: {', '.join(steps(config))}")
 
 
+def check_step_resumes(
+    config: PipelineConfig, resume: bool, allow_config_change: bool = False, key_prefix: str = ""
+) -> None:
+    """Refuses a resume under a changed config before any step runs, naming the pipeline's
+    keys (``ppo.iterations``; with ``key_prefix``, ``text.ppo.iterations``): otherwise SFT and
+    the reward model would load and evaluate first, and only PPO's step would refuse."""
+    from agents.run_folder import check_before_start
+
+    config = resolve(config)
+    for step in steps(config):
+        step_dir = getattr(config, step).run_dir
+        check_before_start(
+            step_dir, getattr(config, step), resume, allow_config_change, f"{key_prefix}{step}."
+        )
+
+
 def run_pipeline(
     config: PipelineConfig, resume: bool = True, allow_config_change: bool = False
 ) -> dict[str, Any]:
@@ -187,6 +203,7 @@ def run_pipeline(
     from rlhf_text.pipeline_report import write_report
 
     config = resolve(config)
+    check_step_resumes(config, resume, allow_config_change)
     out = Path(config.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}

@@ -191,6 +191,26 @@ def test_running_again_resumes_both_worlds(demo: tuple[Path, str]) -> None:
     assert len(json.loads((out / "text" / "summary.json").read_text())["tables"]) == 2
 
 
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("text.ppo.iterations=3", "text.ppo.iterations"), ("arm.run.seed=7", "arm.run.seed")],
+)
+def test_a_changed_config_is_refused_before_any_work(
+    demo: tuple[Path, str], override: str, key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Resuming under another config of either world stops at once: the arm's evaluation and
+    video are not redone first, and the error names the key as the user typed it."""
+    out, _ = demo
+    before = {path: path.stat().st_mtime_ns for path in out.rglob("*") if path.is_file()}
+    capsys.readouterr()
+    code, stdout = _run_demo(out, override)
+    assert code == 2 and "[1/3]" not in stdout, stdout
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"({key} changed)" in lines[0], lines
+    after = {path: path.stat().st_mtime_ns for path in out.rglob("*") if path.is_file()}
+    assert after == before  # nothing written, nothing evaluated or filmed again
+
+
 def test_demo_config_layers_base_files_quick_and_overrides(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
