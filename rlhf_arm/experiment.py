@@ -161,7 +161,12 @@ def load_run(run_dir: str | Path) -> tuple[ContinuousConfig, GaussianActorCritic
         raise FileNotFoundError(f"checkpoint directory not found: {run_dir}")
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder: it has no {CONFIG_NAME}")
-    config = from_dict(ContinuousConfig, read_mapping(config_path, "run config"))
+    data = read_mapping(config_path, "run config")
+    if {"arm", "text"} <= set(data):  # `rlhf-gym demo`'s folder, one above the arm's run
+        raise FileNotFoundError(
+            f"{run_dir} is a demo's folder: name its arm run, {run_dir / 'arm'}"
+        )
+    config = from_dict(ContinuousConfig, data)
     env = make_vector_env(config.env, num_envs=1)
     policy = build_policy(config, env)
     env.close()

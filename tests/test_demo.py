@@ -339,6 +339,17 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(
     assert message in lines[0]
 
 
+def test_a_demo_folder_given_for_an_arm_run_names_the_arm_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.yaml").write_text("run_dir: x\narm: {}\ntext: {}\n")  # a demo's
+    assert main(["arm", "eval", "--checkpoint", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(lines) == 1 and f"is a demo's folder: name its arm run, {tmp_path / 'arm'}" in lines[0]
+    )
+
+
 def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "rlhf_gym", "demo", "--config", str(tmp_path / "missing.yaml")],
