@@ -28,11 +28,9 @@ import numpy as np
 from tqdm import tqdm
 
 from envs.rewards.reward_model import RewardModelScorer
+from rlhf_text.judge import TIE_TOLERANCE, win_counts
 from rlhf_text.judged_run import open_judged_run
 from rlhf_text.pipeline_report import judge_name, score_length
-
-TIE = 1e-9
-"""judge scores closer than this are a tie, as in :func:`rlhf_text.judge.win_rate`"""
 
 
 def best_of_n_kl(n: int) -> float:
@@ -45,19 +43,12 @@ def pick(scores: np.ndarray, n: int) -> np.ndarray:
     return np.argmax(scores[:n], axis=0)
 
 
-def win_counts(picked: np.ndarray, baseline: np.ndarray) -> tuple[int, int, int]:
-    """Wins, ties and losses of judge scores ``picked`` against ``baseline``, prompt by prompt."""
-    difference = picked - baseline
-    wins, losses = int(np.sum(difference > TIE)), int(np.sum(difference < -TIE))
-    return wins, len(difference) - wins - losses, losses
-
-
 def pair_agreement(judge: np.ndarray, reward: np.ndarray) -> tuple[float, int]:
     """How often ``reward`` orders two answers to one prompt as ``judge`` does, over the pairs
     ``judge`` separates; both (answers, prompts). Returns (rate, pairs)."""
     agree = pairs = 0
     for i, j in combinations(range(judge.shape[0]), 2):
-        separated = np.abs(judge[i] - judge[j]) > TIE
+        separated = np.abs(judge[i] - judge[j]) > TIE_TOLERANCE
         same = np.sign(judge[i] - judge[j]) == np.sign(reward[i] - reward[j])
         agree += int(np.sum(same & separated))
         pairs += int(np.sum(separated))
@@ -76,7 +67,7 @@ def disagreement_by_term(
     for i, j in combinations(range(len(terms)), 2):
         parts = np.array([weights[k] * (terms[i][k] - terms[j][k]) for k in names])
         judged = parts.sum(axis=0)
-        separated = np.abs(judged) > TIE
+        separated = np.abs(judged) > TIE_TOLERANCE
         main = np.argmax(np.abs(parts), axis=0)
         disagree = np.sign(judged) != np.sign(reward[i] - reward[j])
         for index, name in enumerate(names):

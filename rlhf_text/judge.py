@@ -225,12 +225,26 @@ class GoldJudge:
         return np.sum([weight * terms[name] for name, weight in self.weights.items()], axis=0)
 
 
+TIE_TOLERANCE = 1e-9
+"""judge scores closer than this are a tie"""
+
+
+def win_counts(
+    scores_a: np.ndarray, scores_b: np.ndarray, tie_tolerance: float = TIE_TOLERANCE
+) -> tuple[int, int, int]:
+    """Wins, ties and losses of ``scores_a`` against ``scores_b``, item by item."""
+    difference = np.asarray(scores_a, dtype=np.float64) - np.asarray(scores_b, dtype=np.float64)
+    wins = int(np.sum(difference > tie_tolerance))
+    losses = int(np.sum(difference < -tie_tolerance))
+    return wins, difference.size - wins - losses, losses
+
+
 def win_rate(
     judge: TextReward,
     prompts: list[str],
     responses_a: list[str],
     responses_b: list[str],
-    tie_tolerance: float = 1e-9,
+    tie_tolerance: float = TIE_TOLERANCE,
 ) -> dict[str, float]:
     """How often ``judge`` prefers ``responses_a`` to ``responses_b`` for the same prompts.
 
@@ -255,10 +269,7 @@ def win_rate(
         )
     n, name = len(prompts), reward_name(judge)
     a, b = (check_scores(judge.score(prompts, r), n, name) for r in (responses_a, responses_b))
-    difference = a - b
-    wins = int(np.sum(difference > tie_tolerance))
-    losses = int(np.sum(difference < -tie_tolerance))
-    ties = n - wins - losses
+    wins, ties, losses = win_counts(a, b, tie_tolerance)
     counts = {"wins": wins, "ties": ties, "losses": losses, "count": n}
     return {"judge/win_rate": (wins + 0.5 * ties) / n} | {
         f"judge/{key}": float(value) for key, value in counts.items()

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from agents.config import from_dict, save_config, to_dict
+from agents.config import from_dict, read_mapping, save_config, to_dict
 from agents.logger import read_metrics
 from rlhf_text.data import DataConfig
 from rlhf_text.models import ModelConfig
@@ -131,8 +130,8 @@ def load_run_config(run_dir: str | Path) -> PipelineConfig:
     config_file = Path(run_dir) / "config.yaml"
     if not config_file.is_file():
         raise ValueError(f"{run_dir} has no config.yaml: name a text pipeline's run folder")
-    data = yaml.safe_load(config_file.read_text())
-    if isinstance(data, dict) and {"arm", "text"} <= set(data):  # `rlhf-gym demo`'s folder
+    data = read_mapping(config_file, "pipeline config")  # not YAML, or not a mapping: one line
+    if {"arm", "text"} <= set(data):  # `rlhf-gym demo`'s folder
         raise ValueError(
             f"{run_dir} is a demo's folder: name its text pipeline's, {Path(run_dir) / 'text'}"
         )
@@ -187,10 +186,9 @@ def check_step_resumes(
 
     config = resolve(config)
     for step in steps(config):
-        step_dir = getattr(config, step).run_dir
-        check_before_start(
-            step_dir, getattr(config, step), resume, allow_config_change, f"{key_prefix}{step}."
-        )
+        section = getattr(config, step)
+        prefix = f"{key_prefix}{step}."
+        check_before_start(section.run_dir, section, resume, allow_config_change, prefix)
 
 
 def run_pipeline(

@@ -33,7 +33,7 @@ from rlhf_text.degeneration import (
     looks_looping,
     repeated_ngram_rates,
 )
-from rlhf_text.judge import GoldJudge, win_rate
+from rlhf_text.judge import TIE_TOLERANCE, GoldJudge, win_counts, win_rate
 from rlhf_text.probes import BAD_KINDS, load_probes, probe_accuracy, probe_pairs
 
 PROBES = load_probes()
@@ -221,6 +221,12 @@ def test_win_rate_counts_ties_as_half(judge):
     assert win_rate(judge, prompts[:1], [good], [loop])["judge/win_rate"] == 1.0
     with pytest.raises(ValueError, match="n >= 1"):
         win_rate(judge, prompts, [good], [loop])
+
+
+def test_win_counts_split_scores_by_the_tie_tolerance():
+    near = TIE_TOLERANCE / 2  # closer than the tolerance: a tie
+    assert win_counts([1.0, 1.0 + near, 0.0, 2.0], [0.5, 1.0, 1.0, 2.0]) == (1, 2, 1)
+    assert win_counts([1.0], [0.9], tie_tolerance=0.5) == (0, 1, 0)
 
 
 def test_distinct_n_is_distinct_ngrams_over_all_words():
