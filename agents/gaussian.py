@@ -75,6 +75,19 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     return _numpy_tanh(x)
 
 
+def _numpy_act_applies(observations: torch.Tensor) -> bool:
+    """Whether ``act`` may run in numpy: no autograd, ``(N, D)`` float32 CPU observations."""
+    return (
+        not torch.is_grad_enabled()
+        and observations.dtype == torch.float32
+        and observations.device.type == "cpu"
+        and observations.dim() == 2
+    )
+
+
+_sum = np.add.reduce
+
+
 def _orthogonal(out_dim: int, in_dim: int, gain: float) -> torch.Tensor:
     """An ``[out, in]`` orthogonal matrix times ``gain`` (Huang et al. 2022, PPO detail #2)."""
     return nn.init.orthogonal_(torch.empty(out_dim, in_dim), gain)
@@ -131,6 +144,9 @@ class GaussianActorCritic(nn.Module):
         self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
         self.normalizer = RunningNormalizer((obs_dim,)) if normalize_observations else None
         self._register_load_state_dict_pre_hook(_stack_separate_mlps)
+        self._numpy_cache: tuple | None = None  # see _numpy_views
+        # load_state_dict(assign=True) puts new Parameter objects in place of the old ones
+        self.register_load_state_dict_post_hook(lambda module, _keys: module._forget_views())
 
     def _half(self, features: torch.Tensor, which: int) -> torch.Tensor:
         """The actor's (``which=0``) or critic's (1) hidden layers on ``(N, D)`` features."""
@@ -162,7 +178,17 @@ class GaussianActorCritic(nn.Module):
 
         The values are left out (``None``): ``collect_rollout`` runs the critic once over the
         whole rollout, and evaluation and video need only the actions.
+
+        Without autograd, on float32 CPU observations and parameters, the forward pass runs
+        in numpy on the parameters' own memory (:meth:`_act_numpy`): about a third of the
+        time of the torch ops it replaces, whose dispatch costs more than the arithmetic of
+        an 8-arm batch (``benchmarks/arm_step_cost.py``). The noise comes from torch's
+        generator either way, so a seeded run samples the same actions.
         """
+        views = self._numpy_views() if _numpy_act_applies(observations) else None
+        if views is not None:
+            actions, logprobs = self._act_numpy(observations.numpy(), views, deterministic)
+            return ActOutput(torch.from_numpy(actions), torch.from_numpy(logprobs), None, state)
         hidden = self._half(self._features(observations), 0)
         mean = F.linear(hidden, self.actor_head.weight, self.actor_head.bias)  # (N, A)
         if deterministic:
@@ -175,6 +201,69 @@ class GaussianActorCritic(nn.Module):
             noise.pow(2).sum(-1), self.log_std.sum(), self.action_dim
         )
         return ActOutput(actions, logprobs, None, state)
+
+    def _act_numpy(
+        self, observations: np.ndarray, views: list[np.ndarray], deterministic: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``act``'s maths in numpy: ``(actions (N, A), logprobs (N,))``, float32."""
+        layers = len(self.hidden)
+        x = self._normalise_numpy(observations, views)
+        for weight, bias in zip(views[:layers], views[layers : 2 * layers], strict=True):
+            x = x @ weight[0]  # the actor's half of each stacked layer
+            x += bias[0]
+            np.tanh(x, out=x)
+        actor_weight, actor_bias, _, _, log_std = views[2 * layers : 2 * layers + 5]
+        mean = x @ actor_weight.T
+        mean += actor_bias
+        log_std_sum = _sum(log_std)  # a float32 scalar, as torch's sum
+        if deterministic:
+            squared = np.zeros(len(mean), np.float32)
+            return mean, log_prob_from_standardised(squared, log_std_sum, self.action_dim)
+        # torch's generator, drawn as randn_like(mean) draws: seeded runs repeat either way
+        noise = torch.randn(mean.shape, dtype=torch.float32).numpy()
+        actions = noise * np.exp(log_std)
+        actions += mean
+        squared = _sum(noise * noise, 1)
+        return actions, log_prob_from_standardised(squared, log_std_sum, self.action_dim)
+
+    def _normalise_numpy(self, observations: np.ndarray, views: list[np.ndarray]) -> np.ndarray:
+        """``RunningNormalizer.forward`` in numpy on ``(N, D)`` float32 observations."""
+        if self.normalizer is None:
+            return observations
+        shift, scale = views[-2:]
+        x = observations - shift
+        x /= scale
+        clip = self.normalizer.clip
+        return np.minimum(np.maximum(x, -clip, out=x), clip, out=x)  # np.clip's Python costs more
+
+    def _numpy_views(self) -> list[np.ndarray] | None:
+        """Numpy views of the parameters (in :meth:`_closed_form_parameters`' order), then the
+        normaliser's float32 shift and scale; None unless all are float32 on the CPU.
+
+        Made once and kept: a view sees every in-place change (optimiser steps, normaliser
+        updates, ``load_state_dict``). They are remade when a tensor's storage moves, which
+        the tensors' addresses show (``flatten_parameters``, ``.to``), or when the module's
+        parameters are replaced (``.to`` and ``load_state_dict(assign=True)``).
+        """
+        if self._numpy_cache is None:
+            sources = tuple(self._closed_form_parameters())
+            if self.normalizer is not None:
+                sources += (self.normalizer._mean32, self.normalizer._std32)
+            self._numpy_cache = (sources, None, None)
+        sources, addresses, views = self._numpy_cache
+        now = [t.data_ptr() for t in sources]
+        if now != addresses:
+            numpy_ok = all(t.dtype == torch.float32 and t.device.type == "cpu" for t in sources)
+            views = [t.detach().numpy() for t in sources] if numpy_ok else None
+            self._numpy_cache = (sources, now, views)
+        return views
+
+    def _forget_views(self) -> None:
+        self._numpy_cache = None
+
+    def _apply(self, fn: Any, recurse: bool = True) -> GaussianActorCritic:
+        self._forget_views()  # .to, .double, .cuda: new storage, maybe new Parameter objects
+        return super()._apply(fn, recurse)
 
     def evaluate(
         self,
@@ -232,15 +321,16 @@ class GaussianActorCritic(nn.Module):
             or any(t.dtype != torch.float32 or t.device.type != "cpu" for t in tensors)
         ):
             return None
-        params = self._closed_form_parameters()
-        if any(p.dtype != torch.float32 or not p.requires_grad for p in params):
+        views = self._numpy_views()
+        count = 2 * len(self.hidden) + 5  # the parameters, ahead of the normaliser's views
+        params = self._numpy_cache[0][:count]
+        if views is None or not all(p.requires_grad for p in params):
             return None
-        with torch.no_grad():
-            features = self._features(observations.reshape(-1, self.obs_dim))
-        arrays = [p.detach().numpy() for p in params]
-        layers = len(self.hidden_weights)
+        features = self._normalise_numpy(observations.reshape(-1, self.obs_dim).numpy(), views)
+        arrays = views[:count]
+        layers = len(self.hidden)
         losses, grads = loss_and_grad(
-            features.numpy(),
+            features,
             actions.reshape(-1, self.action_dim).numpy(),
             minibatch["logprobs"].reshape(-1).numpy(),
             advantages.reshape(-1).numpy(),

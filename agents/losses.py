@@ -10,9 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
 KLEstimator = Literal["k1", "k2", "k3", "abs"]
+
+
+def _numpy_sees(x: torch.Tensor) -> bool:
+    """Whether numpy can work on ``x`` in place of torch: float32 on the CPU, no autograd,
+    more than one entry."""
+    return (
+        x.dtype == torch.float32
+        and x.device.type == "cpu"
+        and not x.requires_grad
+        and x.numel() > 1
+    )
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor | None, dim: int | None = None) -> torch.Tensor:
@@ -44,7 +56,15 @@ def masked_whiten(
     x: torch.Tensor, mask: torch.Tensor | None, shift_mean: bool = True, eps: float = 1e-8
 ) -> torch.Tensor:
     """``(x - mean) / std`` over the masked entries; masked-out entries become 0."""
-    if mask is None:  # the arm's minibatches: two reductions instead of the masked route
+    if mask is None and shift_mean and _numpy_sees(x):
+        # the arm's minibatches (256 advantages, 80 per update): numpy's five small ops cost
+        # a quarter of torch's dispatch of them
+        a = x.numpy()
+        centred = a - np.add.reduce(a, None) / a.size
+        var = np.add.reduce(centred * centred, None) / (a.size - 1)
+        centred *= 1.0 / np.sqrt(var + eps)
+        return torch.from_numpy(centred)
+    if mask is None:  # two reductions instead of the masked route
         mean, var = x.mean(), x.var() if x.numel() > 1 else torch.zeros((), dtype=x.dtype)
     else:
         mean, var = masked_mean(x, mask), masked_var(x, mask)

@@ -79,6 +79,71 @@ def test_sampled_logprobs_from_the_noise_equal_the_density_of_the_actions() -> N
     torch.testing.assert_close(out.logprobs, gaussian_log_prob(out.actions, mean, policy.log_std))
 
 
+def _acts(policy: GaussianActorCritic, obs: torch.Tensor, deterministic: bool = False):
+    """``act`` through numpy (no autograd) and through torch (autograd on), same noise."""
+    out = []
+    for grad in (False, True):
+        torch.manual_seed(7)
+        with torch.set_grad_enabled(grad):
+            out.append(policy.act(obs, deterministic=deterministic))
+    return out
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_act_without_autograd_runs_in_numpy_and_equals_the_torch_path(
+    deterministic: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = _policy()
+    policy.update_normalizer(torch.randn(200, 4) * 3 + 1)
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([-0.7, 0.4]))
+    obs = torch.randn(9, 4) * 40  # some features beyond the normaliser's clip
+    fast, plain = _acts(policy, obs, deterministic)
+    torch.testing.assert_close(fast.actions, plain.actions.detach())
+    torch.testing.assert_close(fast.logprobs, plain.logprobs.detach())
+    assert fast.actions.dtype == fast.logprobs.dtype == torch.float32
+
+    def torch_forward(*args):
+        raise AssertionError("act ran torch's forward pass")
+
+    monkeypatch.setattr(policy, "_half", torch_forward)
+    with torch.no_grad():
+        policy.act(obs, deterministic=deterministic)  # numpy: _half is never called
+
+
+def test_numpy_act_follows_in_place_steps_moved_storage_and_replaced_parameters() -> None:
+    from agents.flat import flatten_parameters
+
+    policy, other = _policy(seed=0), _policy(seed=1)
+    obs = torch.randn(6, 4)
+
+    def check() -> None:
+        fast, plain = _acts(policy, obs)
+        torch.testing.assert_close(fast.actions, plain.actions.detach())
+
+    check()  # the views are made here
+    with torch.no_grad():
+        policy.actor_head.weight.add_(0.5)  # an optimiser's in-place step
+    check()
+    flat = flatten_parameters(policy)  # every parameter moves into one buffer
+    check()
+    with torch.no_grad():
+        flat.add_(0.1)  # the optimiser steps the buffer
+    check()
+    policy.update_normalizer(torch.randn(50, 4) * 2)
+    check()
+    policy.load_state_dict(other.state_dict(), assign=True)  # new Parameter objects
+    check()
+    torch.testing.assert_close(
+        _acts(policy, obs, deterministic=True)[0].actions,
+        _acts(other, obs, deterministic=True)[0].actions,
+    )
+    policy.double()
+    assert policy._numpy_views() is None  # float64: act keeps to torch
+    policy.float()
+    check()
+
+
 def test_rollout_values_come_from_one_critic_pass_that_equals_per_step_values() -> None:
     env, policy = make_point_env(2), _policy()
     assert policy.act(torch.zeros(2, 4)).values is None  # the critic is not run per step
