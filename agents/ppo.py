@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from agents.flat import FlatParameter
+from agents.flat import FlatParameter, step_optimizer
 from agents.losses import PPOLossTerms, explained_variance, masked_whiten, ppo_losses
 from agents.policy import ActorCritic, ClosedFormPPO
 from agents.rollout import RolloutBatch
@@ -109,7 +109,7 @@ class TorchStepper:
             grad_norm = self.params[0].clip_grad_norm_(max_norm)
         else:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
-        self.optimizer.step()
+        step_optimizer(self.optimizer)
         return float(grad_norm)
 
 
@@ -151,7 +151,8 @@ def ppo_update(
     num_minibatches = min(config.num_minibatches, source.size)
     minibatch_size = max(1, source.size // config.num_minibatches)
 
-    sums = torch.zeros(len(_LOSS_METRICS))
+    sums = torch.zeros(len(_LOSS_METRICS))  # autograd's minibatches: tensors, no sync each
+    closed_sums = [0.0] * len(_LOSS_METRICS)  # the closed form's: floats already
     grad_norms = 0.0
     minibatches = epochs = 0
     stop = False
@@ -174,7 +175,6 @@ def ppo_update(
                 )
             if closed:  # the losses as floats, their gradient already in .grad
                 terms = closed
-                row = torch.tensor([getattr(closed, name) for name in _LOSS_METRICS.values()])
             else:
                 new = policy.evaluate(mb["observations"], mb["actions"], mb["extras"])
                 terms = ppo_losses(
@@ -197,7 +197,13 @@ def ppo_update(
                 stop = True
                 break
             grad_norms += stepper.apply(config) if closed else stepper.step(terms, config)
-            sums += row
+            if closed:
+                closed_sums = [
+                    total + getattr(closed, name)
+                    for total, name in zip(closed_sums, _LOSS_METRICS.values(), strict=True)
+                ]
+            else:
+                sums += row
             minibatches += 1
         if stop:
             break
@@ -205,7 +211,8 @@ def ppo_update(
 
     metrics: dict[str, float] = {}
     if minibatches:
-        totals = dict(zip(_LOSS_METRICS, sums.tolist(), strict=True))
+        summed = [a + b for a, b in zip(sums.tolist(), closed_sums, strict=True)]
+        totals = dict(zip(_LOSS_METRICS, summed, strict=True))
         totals["train/grad_norm"] = grad_norms
         metrics = {key: total / minibatches for key, total in totals.items()}
     metrics["policy/explained_variance"] = explained_variance(
@@ -301,4 +308,9 @@ def _rows(fields: Any, index: torch.Tensor | slice) -> Any:
     """``value[index]`` of every tensor in ``fields`` (nested dicts kept; None stays)."""
     if isinstance(fields, dict):
         return {name: _rows(value, index) for name, value in fields.items()}
-    return None if fields is None else fields[index]
+    if fields is None:
+        return None
+    if isinstance(index, slice):
+        return fields[index]
+    # index_select: a quarter of the time of fields[index]'s general indexing kernel
+    return fields.index_select(0, index.to(fields.device))

@@ -2,13 +2,15 @@
 
 Times, in microseconds per call, the parts of a training step of ``configs/arm/reach.yaml``:
 the vector env's ``step`` (8 arms, the native ``ArmReachVectorEnv`` training uses) against a
-plain loop over the unwrapped envs and against raw ``mujoco.mj_step``, the policy's ``act``,
-a whole ``collect_rollout`` (the env, the policy and the rollout's bookkeeping together), and
-the pieces of one PPO minibatch update (256 samples): forward, loss and backward through
-autograd against the closed-form loss and gradient that training uses instead
-(``GaussianActorCritic.ppo_loss_and_grad``), gradient clipping and the fused Adam step (on
-the policy's one flat parameter buffer, as training builds it); and torch's tanh kernel
-against the numpy one the policy's hidden layers use.
+plain loop over the unwrapped envs and against raw ``mujoco.mj_step``, the policy's ``act``
+(without autograd, so its numpy path, as rollouts run it), a whole ``collect_rollout`` (the
+env, the policy and the rollout's bookkeeping together), and the pieces of one PPO minibatch
+update (256 samples): forward, loss and backward through autograd, ``clip_grad_norm_`` and
+``optimizer.step()``, against what training runs instead: the closed-form loss and gradient
+(``GaussianActorCritic.ppo_loss_and_grad``), the flat buffer's numpy clipping and the fused
+Adam kernel called directly (``agents.flat.step_optimizer``), all on the policy's one flat
+parameter buffer, as training builds it; and torch's tanh kernel against the numpy one the
+policy's hidden layers use.
 Then it spreads them over env steps as training does (one ``act`` per 8 env steps; 80
 minibatch updates per 2,048 env steps), and runs a short real training to show the rollout
 and update times as they add up there (``time/rollout_s``, ``time/update_s``). Prints
@@ -32,6 +34,7 @@ import torch
 import envs  # noqa: E402, F401 - registers RLHFGym/ArmReach-v0
 from agents.collect import collect_rollout, start_collection  # noqa: E402
 from agents.config import load_config  # noqa: E402
+from agents.flat import step_optimizer  # noqa: E402
 from agents.gaussian import tanh as gaussian_tanh  # noqa: E402
 from agents.losses import ppo_losses  # noqa: E402
 from agents.train import limit_cpu_threads  # noqa: E402
@@ -87,7 +90,10 @@ def main() -> None:
             mujoco.mj_step(base.model, base.data, nstep=base.frame_skip)
 
     @torch.no_grad()
-    def act():
+    def act():  # numpy's forward pass, as rollouts run it
+        policy.act(obs_t)
+
+    def act_torch():  # with autograd on: torch's ops
         policy.act(obs_t)
 
     state = start_collection(env, 0)
@@ -101,7 +107,12 @@ def main() -> None:
         f"vector env step ({n} envs, {type(env).__name__})": per_call_us(vector_step, args.calls),
         f"plain loop over the {n} unwrapped envs": per_call_us(plain_loop, args.calls),
         f"raw `mj_step` x frame_skip, {n} envs": per_call_us(physics, args.calls),
-        f"policy `act` on {n} observations": per_call_us(act, args.calls),
+        f"policy `act` on {n} observations, torch's ops (autograd on)": per_call_us(
+            act_torch, args.calls
+        ),
+        f"policy `act` on {n} observations, numpy (no autograd, as rollouts run)": per_call_us(
+            act, args.calls
+        ),
         f"`collect_rollout`, per vector step ({config.run.num_steps} steps)": rollout_us
         / config.run.num_steps,
     }
@@ -172,9 +183,18 @@ def main() -> None:
     closed = {"closed form: losses and gradient (`ppo_loss_and_grad`)": per_call_us(
         closed_form, args.calls
     )}  # fmt: skip
-    step = {
-        "gradient clipping": per_call_us(clip, args.calls),
-        "fused Adam step": per_call_us(adam, args.calls),
+    torch_step = {
+        "gradient clipping (`clip_grad_norm_`)": per_call_us(clip, args.calls),
+        "fused Adam step (`optimizer.step()`)": per_call_us(adam, args.calls),
+    }
+    flat = params[0]  # what training runs instead: numpy's clip, the kernel called directly
+    flat_step = {
+        "gradient clipping, flat buffer in numpy": per_call_us(
+            lambda: flat.clip_grad_norm_(ppo.max_grad_norm), args.calls
+        ),
+        "fused Adam kernel called directly (`step_optimizer`)": per_call_us(
+            lambda: step_optimizer(optimizer), args.calls
+        ),
     }
 
     # the hidden activation: torch's CPU tanh kernel against the numpy one the policy uses
@@ -211,10 +231,13 @@ def main() -> None:
         f"\n| update piece ({minibatches} minibatches per {batch} env steps) | us per "
         "minibatch | us per env step |\n|---|---:|---:|"
     )
-    for name, us in {**autograd, **closed, **step}.items():
+    for name, us in {**autograd, **torch_step, **closed, **flat_step}.items():
         print(f"| {name} | {us:.0f} | {us * minibatches / batch:.1f} |")
-    for name, pieces in (("autograd", autograd), ("closed form, as training runs", closed)):
-        total = sum(pieces.values()) + sum(step.values())
+    for name, pieces in (
+        ("autograd and torch's optimiser step", {**autograd, **torch_step}),
+        ("closed form, as training runs", {**closed, **flat_step}),
+    ):
+        total = sum(pieces.values())
         print(f"| all, {name} | {total:.0f} | {total * minibatches / batch:.1f} |")
     print(f"\n| tanh of a {tuple(hidden.shape)} activation | us per call |\n|---|---:|")
     for name, us in activation.items():

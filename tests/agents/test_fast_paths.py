@@ -329,3 +329,34 @@ def test_flat_clip_is_torchs_clip_grad_norm(max_norm: float) -> None:
     torch.testing.assert_close(norm, expected)
     clipped = torch.cat([p.grad.flatten() for p in plain.parameters()])
     torch.testing.assert_close(flat.grad, clipped)
+
+
+def test_direct_fused_adam_steps_as_torch_and_yields_to_hooks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agents.flat import flatten_parameters, step_optimizer
+
+    flats = [flatten_parameters(_policy(seed=5)) for _ in range(2)]
+    direct, plain = (torch.optim.Adam([f], lr=1e-2, eps=1e-5, fused=True) for f in flats)
+    rng = torch.Generator().manual_seed(0)
+    for step in range(5):
+        grad = torch.randn(flats[0].shape, generator=rng)
+        for flat, optimizer in zip(flats, (direct, plain), strict=True):
+            flat.grad.copy_(grad)
+            optimizer.param_groups[0]["lr"] = 1e-2 * (1 - step / 5)  # as lr annealing does
+        step_optimizer(direct)
+        plain.step()
+    assert torch.equal(flats[0], flats[1])  # bit for bit
+    for key in ("step", "exp_avg", "exp_avg_sq"):
+        assert torch.equal(direct.state[flats[0]][key], plain.state[flats[1]][key]), key
+
+    def torch_step(*args, **kwargs):
+        raise AssertionError("Adam.step ran")
+
+    monkeypatch.setattr(torch.optim.Adam, "step", torch_step)
+    step_optimizer(direct)  # the kernel, not Adam.step
+    direct.register_step_post_hook(lambda *args: None)
+    with pytest.raises(AssertionError, match="Adam.step ran"):
+        step_optimizer(direct)  # a hook: torch's own step, which runs it
+    with pytest.raises(AssertionError, match="Adam.step ran"):
+        step_optimizer(torch.optim.Adam([torch.nn.Parameter(torch.ones(3))], fused=True))
