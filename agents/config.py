@@ -167,7 +167,7 @@ def read_mapping(path: str | Path, what: str = "config file") -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(err)}") from err
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -188,7 +188,24 @@ def apply_override(data: dict[str, Any], item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {item!r}: {part} is not a section")
-    node[last] = yaml.safe_load(raw) if raw != "" else ""
+    try:
+        node[last] = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(
+            f"override {item!r}: the value is not YAML ({yaml_problem(err)})"
+        ) from err
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error in one line, where and what: ``line 3, column 2: expected <block end>,
+    ...`` (yaml's own message spans several lines and opens with the context, not the problem)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if problem is None:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        problem = lines[0] if lines else type(err).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + problem
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:

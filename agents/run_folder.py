@@ -18,7 +18,7 @@ import yaml
 
 from agents import ranks
 from agents.checkpoint import has_checkpoint, remove_checkpoint
-from agents.config import ConfigError, from_dict, save_config, to_dict
+from agents.config import ConfigError, from_dict, save_config, to_dict, yaml_problem
 from agents.logger import METRICS_NAME
 
 CONFIG_NAME = "config.yaml"
@@ -68,7 +68,7 @@ def check_resume(
     try:
         saved = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+        raise ConfigError(f"{path} is not valid YAML: {yaml_problem(err)}") from err
     # keys added to the config type since the run started take their defaults; a key since
     # removed or retyped fails to load, and the raw comparison shows it as changed
     with contextlib.suppress(ConfigError):

@@ -141,4 +141,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its loading bars would cut into the table
     main()

@@ -58,4 +58,7 @@ def _words(answers: list[str]) -> float:
 
 
 if __name__ == "__main__":
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its loading bars would cut into the table
     main()

@@ -18,6 +18,17 @@ from pathlib import Path
 SUFFIX = ".yaml"
 _PREFIX = "configs/"
 
+COMMAND_CONFIGS = {
+    "rlhf-gym demo": ("demo",),
+    "rlhf-gym arm train": ("reach", "so101"),  # arm sweep's too
+    "rlhf-gym arm prefs": ("prefs",),
+    "rlhf-gym text": ("text/tiny", "text/smollm2-135m", "text/opt-350m"),  # label --text-online
+}
+"""the shipped configs each command takes, by the names its help shows"""
+
+PARTS = ("arm/physics/randomization", "arm/physics/sim_to_sim")
+"""shipped configs that no command runs: other configs point to them (``env.physics``)"""
+
 
 def shipped_configs() -> dict[str, Path]:
     """Every shipped YAML config by name: its path under this package without the suffix
@@ -30,7 +41,13 @@ def shipped_configs() -> dict[str, Path]:
     }
 
 
-def resolve_config(spec: str | Path) -> Path:
+def config_help(command: str) -> str:
+    """``--config``'s help for ``command`` (a key of :data:`COMMAND_CONFIGS`)."""
+    names = ", ".join(COMMAND_CONFIGS[command])
+    return f"YAML config: a path, or a shipped config's name ({names}); default: %(default)s"
+
+
+def resolve_config(spec: str | Path, command: str | None = None) -> Path:
     """The YAML file that ``spec`` names: an existing path first, else a shipped config.
 
     A shipped config is named by its path under ``configs/`` with or without the suffix and
@@ -38,10 +55,45 @@ def resolve_config(spec: str | Path) -> Path:
     repository resolves from any folder), or by its bare file name when one config has it
     (``reach``, ``prefs``, ``demo``, ``tiny``).
 
+    With ``command`` (a key of :data:`COMMAND_CONFIGS`), a shipped config made for another
+    command is refused, naming the command it is for and the ones this command takes: its keys
+    would otherwise fail one by one as unknown.
+
     Raises:
         FileNotFoundError: Naming ``spec`` and the shipped names, or the configs a bare name
             could mean when several share it.
+        ValueError: ``spec`` is a shipped config of another command.
     """
+    path = _find_config(spec)
+    if command is not None:
+        _check_command(spec, path, command)
+    return path
+
+
+def _check_command(spec: str | Path, path: Path, command: str) -> None:
+    here = path.resolve()
+    if here not in {shipped.resolve() for shipped in shipped_configs().values()}:
+        return  # the user's own file
+    owner = next(
+        (
+            owner
+            for owner, names in COMMAND_CONFIGS.items()
+            if here in {_find_config(name).resolve() for name in names}
+        ),
+        None,
+    )
+    if owner == command:
+        return
+    what = f"a config for {owner}" if owner else "a part other configs point to"
+    names = COMMAND_CONFIGS[command]
+    shape = "its shape" if len(names) == 1 else "their shape"
+    raise ValueError(
+        f"config {str(spec)!r} is {what}; {command} takes {', '.join(names)}, or a YAML file "
+        f"of {shape}"
+    )
+
+
+def _find_config(spec: str | Path) -> Path:
     path = Path(spec).expanduser()
     if path.is_file():
         return path

@@ -80,7 +80,9 @@ def parse_values(item: str) -> tuple[str, list[Any]]:
     try:
         values = yaml.safe_load(raw)
     except yaml.YAMLError as err:
-        raise ValueError(f"{item!r}: the values are not YAML ({err.problem})") from err
+        from agents.config import yaml_problem
+
+        raise ValueError(f"{item!r}: the values are not YAML ({yaml_problem(err)})") from err
     return key, values if isinstance(values, list) else [values]
 
 

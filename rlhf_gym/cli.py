@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from configs import config_help
 from rlhf_gym.arm_cli import COMMANDS as ARM_DEPLOY_COMMANDS
 from rlhf_gym.arm_cli import add_arm_deploy_parsers, run_arm_deploy_command
 from rlhf_gym.label_cli import add_label_parser, labelling_for, run_label
 from rlhf_gym.sweep_cli import add_arm_sweep_parser, run_arm_sweep
 from rlhf_gym.text_cli import (
-    CONFIG_HELP,
     add_overrides,
     add_resume_flags,
     add_text_parser,
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = worlds.add_parser(
         "demo", help="the main job: the arm learns to reach, then text SFT -> RM -> PPO, a report"
     )
-    demo.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help=CONFIG_HELP)
+    demo.add_argument("--config", default=DEFAULT_DEMO_CONFIG, help=config_help("rlhf-gym demo"))
     demo.add_argument("--quick", action="store_true", help="tiny budgets: the same path in < 2 min")
     demo.add_argument("--out", default=None, help="output folder (default: the config's)")
     add_resume_flags(demo)
@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     train = commands.add_parser("train", help="train PPO on the arm (resumes a stopped run)")
-    train.add_argument("--config", default=DEFAULT_ARM_CONFIG, help=CONFIG_HELP)
+    train.add_argument(
+        "--config", default=DEFAULT_ARM_CONFIG, help=config_help("rlhf-gym arm train")
+    )
     add_resume_flags(train)
     add_overrides(train, "ppo.clip_coef=0.1")
 
@@ -89,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     prefs = commands.add_parser(
         "prefs", help="PPO on a reward learned from trajectory preferences (Christiano 2017)"
     )
-    prefs.add_argument("--config", default=DEFAULT_PREFS_CONFIG, help=CONFIG_HELP)
+    prefs.add_argument(
+        "--config", default=DEFAULT_PREFS_CONFIG, help=config_help("rlhf-gym arm prefs")
+    )
     add_resume_flags(prefs)
     add_overrides(prefs, "prefs.label_budget=300")
     add_arm_deploy_parsers(commands)
@@ -115,7 +119,8 @@ def _arm(args: argparse.Namespace) -> None:
     elif args.command == "sweep":
         run_arm_sweep(args)
     elif args.command == "train":
-        config = load_config(ContinuousConfig, resolve_config(args.config), args.overrides)
+        path = resolve_config(args.config, "rlhf-gym arm train")
+        config = load_config(ContinuousConfig, path, args.overrides)
         _pin_model_path(config.env.kwargs)
         result = train_from_config(config, not args.fresh, None, args.allow_config_change)
         last = result.history[-1] if result.history else {}
@@ -139,7 +144,8 @@ def _arm(args: argparse.Namespace) -> None:
     elif args.command == "prefs":
         from rlhf_arm.prefs import PrefsConfig, train_prefs
 
-        prefs_config = load_config(PrefsConfig, resolve_config(args.config), args.overrides)
+        path = resolve_config(args.config, "rlhf-gym arm prefs")
+        prefs_config = load_config(PrefsConfig, path, args.overrides)
         _pin_model_path(prefs_config.env.kwargs)
         with labelling_for(prefs_config):  # prefs.oracle=human: people label each round
             result = train_prefs(prefs_config, not args.fresh, None, args.allow_config_change)
@@ -173,7 +179,7 @@ def _demo(args: argparse.Namespace) -> None:
     from configs import resolve_config
     from rlhf_gym.demo import headline, load_demo_config, run_demo
 
-    path = resolve_config(args.config)
+    path = resolve_config(args.config, "rlhf-gym demo")
 
     overrides = [*args.overrides, *([f"run_dir={args.out}"] if args.out else [])]
     overrides += _demo_base_configs(path, overrides, args.quick)
@@ -198,11 +204,15 @@ def _demo_base_configs(path: Path, overrides: list[str], quick: bool) -> list[st
     for item in overrides:
         apply_override(data, item)
     pinned = []
-    for key in ("arm_config", "text_config"):
+    for key, command in (("arm_config", "rlhf-gym arm train"), ("text_config", "rlhf-gym text")):
         base = data.get(key, getattr(DemoConfig, key))
         if isinstance(base, str) and base and not Path(base).expanduser().is_file():
             # JSON is YAML: a quoted path survives colons and spaces in the override
-            pinned.append(f"{key}={json.dumps(str(resolve_config(base)))}")
+            try:
+                found = resolve_config(base, command)
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from error
+            pinned.append(f"{key}={json.dumps(str(found))}")
     return pinned
 
 

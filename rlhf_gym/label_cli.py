@@ -113,7 +113,8 @@ def run_text_online(args: argparse.Namespace, app: Any) -> None:
     from rlhf_text.online import OnlineTextConfig, run_online
 
     overrides = [*args.overrides, f"online.label_folder={json.dumps(str(args.folder))}"]
-    config = load_config(OnlineTextConfig, resolve_config(args.text_online), overrides)
+    path = resolve_config(args.text_online, "rlhf-gym text")
+    config = load_config(OnlineTextConfig, path, overrides)
     app.state.label.queue.labels_per_pair = config.online.quorum  # the loop's quorum rules
     with serving(app, args.host, args.port) as url:
         print(f"labelling {args.folder} at {url}/ while the online rounds run", flush=True)

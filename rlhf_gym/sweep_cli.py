@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rlhf_gym.text_cli import CONFIG_HELP, add_overrides
+from configs import config_help
+from rlhf_gym.text_cli import add_overrides
 
 
 def add_arm_sweep_parser(commands: argparse._SubParsersAction, default_config: str) -> None:
@@ -17,7 +18,7 @@ def add_arm_sweep_parser(commands: argparse._SubParsersAction, default_config: s
     sweep = commands.add_parser(
         "sweep", help="a grid or random search of arm train runs on Ray Tune (extra: sweep)"
     )
-    sweep.add_argument("--config", default=default_config, help=CONFIG_HELP)
+    sweep.add_argument("--config", default=default_config, help=config_help("rlhf-gym arm train"))
     sweep.add_argument("--out", default="runs/arm-sweep", help="the sweep's folder")
     sweep.add_argument(
         "--grid", action="append", default=[], metavar="KEY=[V1,V2]",
@@ -47,7 +48,7 @@ def run_arm_sweep(args: argparse.Namespace) -> None:
     from rlhf_arm.sweep import TRIALS_DIR, SweepSpec, format_table, parse_values, run_sweep
 
     spec = SweepSpec(
-        config=str(resolve_config(args.config)),
+        config=str(resolve_config(args.config, "rlhf-gym arm train")),
         out=args.out,
         overrides=list(args.overrides),
         grid=dict(parse_values(item) for item in args.grid),

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from configs import config_help
+
 DEFAULT_TEXT_CONFIG = "text/tiny"  # a shipped config's name (configs.resolve_config)
-CONFIG_HELP = (
-    "YAML config: a path, or a shipped config's name (reach, prefs, demo, text/tiny, "
-    "text/smollm2-135m, text/opt-350m); default: %(default)s"
-)
 STEPS = ("sft", "rm", "ppo")
 
 
@@ -50,7 +48,9 @@ def add_text_parser(worlds: argparse._SubParsersAction) -> None:
     }
     for name, help_text in helps.items():
         command = commands.add_parser(name, help=help_text)
-        command.add_argument("--config", default=DEFAULT_TEXT_CONFIG, help=CONFIG_HELP)
+        command.add_argument(
+            "--config", default=DEFAULT_TEXT_CONFIG, help=config_help("rlhf-gym text")
+        )
         add_resume_flags(command)
         add_overrides(command, "ppo.kl.coef=0.05")
     fetch = commands.add_parser(
@@ -77,7 +77,8 @@ def run_text(args: argparse.Namespace) -> None:
     from configs import resolve_config
     from rlhf_text.pipeline import PipelineConfig, resolve, run_pipeline, run_step
 
-    config = load_config(PipelineConfig, resolve_config(args.config), args.overrides)
+    path = resolve_config(args.config, "rlhf-gym text")
+    config = load_config(PipelineConfig, path, args.overrides)
     if args.command == "pipeline":
         summary = run_pipeline(config, not args.fresh, args.allow_config_change)
         print(_headline(summary))

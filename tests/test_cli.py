@@ -89,6 +89,15 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(
             ["arm", "train", "--config", "no_such"],
             "config: arm/physics/randomization, arm/physics/sim_to_sim, arm/prefs, arm/reach",
         ),
+        # another command's shipped config: named for what it is, not key by unknown key
+        (["demo", "--config", "reach"], "'reach' is a config for rlhf-gym arm train"),
+        (["demo", "arm_config=prefs"], "arm_config: config 'prefs' is a config for rlhf-gym arm"),
+        (["arm", "train", "--config", "text/tiny"], "rlhf-gym arm train takes reach, so101"),
+        # an override's value that is not YAML: where and what, on one line
+        (
+            ["arm", "train", "--config", CONFIG, "run.seed=[1"],
+            "override 'run.seed=[1': the value is not YAML (line 1, column 3: expected ','",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(
@@ -99,6 +108,17 @@ def test_bad_input_exits_2_naming_the_problem(
     assert message in err
     assert err.startswith("rlhf-gym: error: ") and err.count("\n") == 1, err
     assert "run.:" not in err
+
+
+def test_a_config_file_that_is_not_yaml_names_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("run:\n  seed: 1\n bad: [\n")
+    assert main(["arm", "train", "--config", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}: not valid YAML: line 3, column 2: expected <block end>" in err, err
+    assert err.count("\n") == 1, err
 
 
 def test_unreadable_checkpoint_is_a_clear_error(
@@ -199,6 +219,12 @@ def test_help_shows_the_shipped_default_from_another_folder(tmp_path: Path) -> N
         capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
     )  # fmt: skip
     assert "default: reach" in " ".join(result.stdout.split())
+    assert "config's name (reach, so101)" in " ".join(result.stdout.split())
+    demo = subprocess.run(
+        [sys.executable, "-m", "rlhf_gym", "demo", "--help"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
+    )  # fmt: skip
+    assert "config's name (demo); default: demo" in " ".join(demo.stdout.split())
     top = subprocess.run(
         [sys.executable, "-m", "rlhf_gym", "--help"],
         capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
