@@ -2,7 +2,9 @@
 
 Times, in microseconds per call, the parts of a training step of ``configs/arm/reach.yaml``:
 the vector env's ``step`` (8 arms, the native ``ArmReachVectorEnv`` training uses) against a
-plain loop over the unwrapped envs and against raw ``mujoco.mj_step``, the policy's ``act``
+plain loop over the unwrapped envs, against raw ``mujoco.mj_step`` (the arms at rest, and
+moving to random servo targets) and against ``mujoco.rollout`` stepping the 8 arms in one C
+call (reading their states in and writing them back, as the env would), the policy's ``act``
 (without autograd, so its numpy path, as rollouts run it), a whole ``collect_rollout`` (the
 env, the policy and the rollout's bookkeeping together), and the pieces of one PPO minibatch
 update (256 samples): forward, loss and backward through autograd, ``clip_grad_norm_`` and
@@ -22,6 +24,7 @@ Markdown tables.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,6 +33,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import torch
+from mujoco import rollout as mujoco_rollout
 
 import envs  # noqa: E402, F401 - registers RLHFGym/ArmReach-v0
 from agents.collect import collect_rollout, start_collection  # noqa: E402
@@ -89,6 +93,38 @@ def main() -> None:
         for base in bases:
             mujoco.mj_step(base.model, base.data, nstep=base.frame_skip)
 
+    # a moving arm's step costs more than a resting one's: fresh random servo targets
+    model, frame_skip = bases[0].model, bases[0].frame_skip
+    low, high = model.actuator_ctrlrange.T
+    targets = np.random.default_rng(0).uniform(low, high, size=(16, n, model.nu))
+    turn = itertools.count()
+
+    def physics_moving():
+        k = next(turn) // 20 % len(targets)  # a new target every 20 steps, as a policy moves
+        for i, base in enumerate(bases):
+            base.data.ctrl[:] = targets[k, i]
+            mujoco.mj_step(base.model, base.data, nstep=base.frame_skip)
+
+    # mujoco.rollout: the same 8 arms x frame_skip in one C call, controls fixed in advance;
+    # in place of the env's loop it must read the arms' states in and write them back
+    full = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    states = np.zeros((n, mujoco.mj_stateSize(model, full)))
+    controls = np.repeat(targets[0][:, None, :], frame_skip, axis=1)  # (n, frame_skip, nu)
+    state_out = np.zeros((n, frame_skip, states.shape[1]))
+    sensor_out = np.zeros((n, frame_skip, model.nsensordata))
+    runner = mujoco_rollout.Rollout(nthread=0)
+    models = [base.model for base in bases]
+
+    def physics_rollout():
+        for i, base in enumerate(bases):
+            mujoco.mj_getState(base.model, base.data, states[i], full)
+        runner.rollout(
+            models, [bases[0].data], states, controls, nstep=frame_skip, state=state_out,
+            sensordata=sensor_out,
+        )  # fmt: skip
+        for i, base in enumerate(bases):
+            mujoco.mj_setState(base.model, base.data, state_out[i, -1], full)
+
     @torch.no_grad()
     def act():  # numpy's forward pass, as rollouts run it
         policy.act(obs_t)
@@ -107,6 +143,12 @@ def main() -> None:
         f"vector env step ({n} envs, {type(env).__name__})": per_call_us(vector_step, args.calls),
         f"plain loop over the {n} unwrapped envs": per_call_us(plain_loop, args.calls),
         f"raw `mj_step` x frame_skip, {n} envs": per_call_us(physics, args.calls),
+        f"raw `mj_step` x frame_skip, {n} envs, arms moving": per_call_us(
+            physics_moving, args.calls
+        ),
+        f"`mujoco.rollout` of {n} envs x frame_skip, states in and out": per_call_us(
+            physics_rollout, args.calls
+        ),
         f"policy `act` on {n} observations, torch's ops (autograd on)": per_call_us(
             act_torch, args.calls
         ),
