@@ -89,7 +89,7 @@ def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
 
     ``Optimizer.step`` wraps each call in a profiler range, hook loops, a grad-mode switch and
     a grouping of the tensors by device and dtype. For the arm's one flat buffer of 12k
-    numbers that is two thirds of the step, about 25 of 36 us
+    numbers that is most of the step: 37 us against 14 for the kernel called directly
     (``benchmarks/arm_step_cost.py``). Once torch's own first step has made the state, this
     adds one to the step count and calls ``torch._fused_adam_`` with the arguments
     ``Adam.step`` would pass, so the numbers are torch's to the bit. Anything else (other
