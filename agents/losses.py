@@ -57,8 +57,8 @@ def masked_whiten(
 ) -> torch.Tensor:
     """``(x - mean) / std`` over the masked entries; masked-out entries become 0."""
     if mask is None and shift_mean and _numpy_sees(x):
-        # the arm's minibatches (256 advantages, 80 per update): numpy's five small ops cost
-        # a quarter of torch's dispatch of them
+        # the arm's minibatches (256 advantages, 80 per update): numpy's five small ops
+        # cost less than torch's dispatch of them
         a = x.numpy()
         centred = a - np.add.reduce(a, None) / a.size
         var = np.add.reduce(centred * centred, None) / (a.size - 1)
